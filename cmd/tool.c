@@ -1,0 +1,89 @@
+/*
+ * tool.c - shared plumbing of the dh tools (see tool.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+const char *tool_name = "dh";
+int tool_verbose;
+int tool_quiet;
+
+void tool_init(const char *name)
+{
+	tool_name = name;
+	/* a closed pipe is reported as a write error, not a silent death */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int tool_status(int rc)
+{
+	switch (rc) {
+	case 0: return EXIT_OK;
+	case DH_EUSAGE: return EXIT_USAGE;
+	case DH_ECONFLICT: return EXIT_CONFLICT;
+	default: return EXIT_FAIL;
+	}
+}
+
+int tool_fail(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", tool_name);
+	if (fmt) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputs(": ", stderr);
+	}
+	fprintf(stderr, "%s\n", dh_errmsg());
+	return tool_status(rc);
+}
+
+void tool_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		fprintf(stderr, "%s: ", tool_name);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "usage: %s\nTry '%s --help'.\n", usage, tool_name);
+	exit(EXIT_USAGE);
+}
+
+void tool_version(void)
+{
+	printf("%s (dh) %s\n", tool_name, DH_VERSION);
+	exit(tool_finish(EXIT_OK));
+}
+
+int tool_finish(int status)
+{
+	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+		if (status == EXIT_OK) {
+			fprintf(stderr, "%s: write error: %s\n", tool_name, strerror(errno ? errno : EIO));
+			return EXIT_FAIL;
+		}
+	}
+	return status;
+}

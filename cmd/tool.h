@@ -1,0 +1,49 @@
+/*
+ * tool.h - what every dh tool shares: its name in messages, the exit
+ * statuses of dh(7), the common options and a checked stdout.
+ */
+#ifndef DH_TOOL_H
+#define DH_TOOL_H
+
+#include <stdio.h>
+
+#include "dh.h"
+
+/* Exit statuses, documented in every man page. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,      /* runtime failure: store, I/O, parse, corrupt data */
+	EXIT_USAGE = 2,     /* bad options or arguments, malformed URI */
+	EXIT_CONFLICT = 3,  /* a head moved under us (another writer) */
+};
+
+extern const char *tool_name;
+extern int tool_verbose;   /* -v count */
+extern int tool_quiet;     /* -q */
+
+/* Set tool_name; call first in main(). */
+void tool_init(const char *name);
+
+/* "name: message\n" on stderr. */
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "name: <context>: dh_errmsg()" and return the exit status for `rc`. */
+int tool_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Exit status for a libdh error code. */
+int tool_status(int rc);
+
+/* Print "name: message", the usage line and the --help hint; exit 2. */
+void tool_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/* Print the version line and exit 0. */
+void tool_version(void) __attribute__((noreturn));
+
+/*
+ * Flush and close stdout; a failed write (full disk, closed pipe) becomes
+ * a failure.  Returns the exit status to use given the status so far.
+ */
+int tool_finish(int status);
+
+#endif

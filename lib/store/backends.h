@@ -1,0 +1,13 @@
+/*
+ * backends.h - the ops tables of the built-in backends, for store.c's registry.
+ */
+#ifndef DH_STORE_BACKENDS_H
+#define DH_STORE_BACKENDS_H
+
+#include "dh-backend.h"
+
+extern const struct dh_store_ops dh_store_mem_ops;
+extern const struct dh_store_ops dh_store_file_ops;
+extern const struct dh_store_ops dh_store_lmdb_ops;
+
+#endif

@@ -1,0 +1,512 @@
+/*
+ * file.c - the file backend (file:///abs/dir, or a bare path).
+ *
+ * One file per key under the store's directory, so the store is literally
+ * the key space: `format`, `nodes/ab/cdef...` (git's loose-object fan-out)
+ * and `heads/<branch>`.  That makes rsync, git and cp valid ways to copy it.
+ *
+ * Writes: a value goes to a temporary file (`.tmp-*`, in the same directory)
+ * that is renamed into place, so no reader ever sees a partial value under
+ * its final name.  Durability is batched: put() does not fsync; flush()
+ * (which every head compare-and-swap runs first) makes all files written
+ * since the last flush durable at once, then the directories that gained
+ * entries, so a head is never moved before the nodes it names are on disk.
+ *
+ * Heads: cas() holds an exclusive flock(2) on `.lock` while it reads,
+ * compares and replaces the head (temp file, fsync, rename, fsync of the
+ * directory).  flock is released by the kernel when a writer dies, so a
+ * killed writer never leaves a stale lock.  Readers take no lock.
+ *
+ * Names starting with '.' are never keys and are skipped by list().
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dh-backend.h"
+#include "store/backends.h"
+
+/* More pending files than this are made durable with one syncfs(2). */
+#define SYNCFS_THRESHOLD 64
+
+struct file_store {
+	struct dh_store base;
+	char *root;
+	int rootfd;
+	int lockfd;
+	unsigned long tmpseq;
+	unsigned char fanout_known[32];  /* bitmap: nodes/xx exists */
+	struct dh_buf pending;           /* NUL-separated relative paths not yet synced */
+	size_t npending;
+	struct dh_buf dirty_dirs;        /* NUL-separated directories to fsync */
+};
+
+static int io_error(const char *what, const char *key)
+{
+	int e = errno;
+
+	if (e == ENOSPC || e == EDQUOT)
+		return dh_error_set(DH_EIO, "cannot %s '%s': %s", what, key, strerror(e));
+	if (e == ENOMEM)
+		return dh_error_set(DH_ENOMEM, "cannot %s '%s': %s", what, key, strerror(e));
+	return dh_error_set(DH_EIO, "cannot %s '%s': %s", what, key, strerror(e));
+}
+
+static int mark_dir_dirty(struct file_store *fs, const char *dir)
+{
+	size_t i, n;
+
+	for (i = 0; i < fs->dirty_dirs.len; i += n + 1) {
+		n = strlen(fs->dirty_dirs.data + i);
+		if (!strcmp(fs->dirty_dirs.data + i, dir))
+			return 0;
+	}
+	return dh_buf_add(&fs->dirty_dirs, dir, strlen(dir) + 1);
+}
+
+static int fanout_index(const char *key)
+{
+	unsigned char b;
+
+	if (strncmp(key, "nodes/", 6) || key[8] != '/' || dh_unhex(&b, key + 6, 1))
+		return -1;
+	return b;
+}
+
+/* Create the parent directories of `key` (relative to the root). */
+static int make_parents(struct file_store *fs, const char *key)
+{
+	char path[DH_KEY_MAX + 1];
+	char *slash;
+	int fi = fanout_index(key), rc;
+
+	if (fi >= 0 && (fs->fanout_known[fi / 8] & (1 << (fi % 8))))
+		return 0;
+	snprintf(path, sizeof(path), "%s", key);
+	for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdirat(fs->rootfd, path, 0777) == 0) {
+			char *up = strrchr(path, '/');
+
+			if (up) {
+				*up = '\0';
+				rc = mark_dir_dirty(fs, path);
+				*up = '/';
+			} else {
+				rc = mark_dir_dirty(fs, ".");
+			}
+			if (rc)
+				return rc;
+		} else if (errno != EEXIST) {
+			return io_error("create directory", path);
+		}
+		*slash = '/';
+	}
+	if (fi >= 0)
+		fs->fanout_known[fi / 8] |= (unsigned char)(1 << (fi % 8));
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len > (1 << 30) ? (1 << 30) : len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Write `data` to a temporary file next to `key` and rename it over `key`.
+ * With `sync`, the file is fsynced before the rename (heads).
+ */
+static int replace_file(struct file_store *fs, const char *key, const void *data, size_t len, int sync)
+{
+	char tmp[DH_KEY_MAX + 64];
+	const char *slash = strrchr(key, '/');
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp-%ld-%lu", slash ? (int)(slash - key + 1) : 0, key,
+		 (long)getpid(), ++fs->tmpseq);
+	fd = openat(fs->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == ENOENT) {
+		if ((rc = make_parents(fs, key)))
+			return rc;
+		fd = openat(fs->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	}
+	if (fd < 0)
+		return io_error("create a temporary file for", key);
+	if (write_all(fd, data, len) || (sync && fsync(fd))) {
+		rc = io_error("write", key);
+		close(fd);
+		unlinkat(fs->rootfd, tmp, 0);
+		return rc;
+	}
+	if (close(fd)) {
+		rc = io_error("write", key);
+		unlinkat(fs->rootfd, tmp, 0);
+		return rc;
+	}
+	if (renameat(fs->rootfd, tmp, fs->rootfd, key)) {
+		rc = io_error("rename into place", key);
+		unlinkat(fs->rootfd, tmp, 0);
+		return rc;
+	}
+	return 0;
+}
+
+static int file_open(struct dh_store **out, const struct dh_uri *uri, unsigned flags)
+{
+	struct file_store *fs;
+	struct stat sb;
+	int rc;
+
+	if ((rc = dh_uri_check_params(uri, NULL)))
+		return rc;
+	if (uri->host && uri->host[0] && strcmp(uri->host, "localhost"))
+		return dh_error_set(DH_EUSAGE, "file:// URIs name a local directory: use file:///abs/dir");
+	if (uri->path[0] != '/')
+		return dh_error_set(DH_EUSAGE, "file store path must be absolute: file:///abs/dir");
+	fs = calloc(1, sizeof(*fs));
+	if (!fs || !(fs->root = strdup(uri->path))) {
+		free(fs);
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	}
+	fs->lockfd = -1;
+	if ((flags & DH_STORE_CREATE) && mkdir(fs->root, 0777) && errno != EEXIST) {
+		rc = dh_error_set(DH_EIO, "cannot create directory '%s': %s", fs->root, strerror(errno));
+		goto fail;
+	}
+	fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->rootfd < 0) {
+		rc = dh_error_set(errno == ENOENT ? DH_ENOTFOUND : DH_EIO, "cannot open store directory '%s': %s",
+				  fs->root, strerror(errno));
+		goto fail;
+	}
+	if (fstat(fs->rootfd, &sb) || !S_ISDIR(sb.st_mode)) {
+		rc = dh_error_set(DH_EIO, "'%s' is not a directory", fs->root);
+		close(fs->rootfd);
+		goto fail;
+	}
+	*out = &fs->base;
+	return 0;
+fail:
+	free(fs->root);
+	free(fs);
+	return rc;
+}
+
+static int file_flush(struct dh_store *st)
+{
+	struct file_store *fs = (struct file_store *)st;
+	size_t i, n;
+	int rc = 0;
+
+	if (fs->npending >= SYNCFS_THRESHOLD) {
+		if (syncfs(fs->rootfd))
+			rc = dh_error_set(DH_EIO, "cannot sync the file system of '%s': %s", fs->root, strerror(errno));
+	} else {
+		for (i = 0; i < fs->pending.len && !rc; i += n + 1) {
+			const char *key = fs->pending.data + i;
+			int fd = openat(fs->rootfd, key, O_RDONLY | O_CLOEXEC);
+
+			n = strlen(key);
+			if (fd < 0 && errno == ENOENT)
+				continue;  /* deleted since: nothing to make durable */
+			if (fd < 0 || fdatasync(fd))
+				rc = io_error("sync", key);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	for (i = 0; i < fs->dirty_dirs.len && !rc; i += n + 1) {
+		const char *dir = fs->dirty_dirs.data + i;
+		int fd = openat(fs->rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		n = strlen(dir);
+		if (fd < 0 || fsync(fd))
+			rc = io_error("sync directory", dir);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!rc) {
+		dh_buf_reset(&fs->pending);
+		dh_buf_reset(&fs->dirty_dirs);
+		fs->npending = 0;
+	}
+	return rc;
+}
+
+static void file_close(struct dh_store *st)
+{
+	struct file_store *fs = (struct file_store *)st;
+
+	file_flush(st);
+	close(fs->rootfd);
+	if (fs->lockfd >= 0)
+		close(fs->lockfd);
+	dh_buf_release(&fs->pending);
+	dh_buf_release(&fs->dirty_dirs);
+	free(fs->root);
+	free(fs);
+}
+
+static int file_get(struct dh_store *st, const char *key, struct dh_buf *out)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct stat sb;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	fd = openat(fs->rootfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return dh_error_set(DH_ENOTFOUND, "'%s' not found in '%s'", key, fs->root);
+		return io_error("open", key);
+	}
+	if (fstat(fd, &sb)) {
+		rc = io_error("stat", key);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rc = dh_error_set(DH_ENOTFOUND, "'%s' in '%s' is not a file", key, fs->root);
+		goto out;
+	}
+	dh_buf_reset(out);
+	if ((rc = dh_buf_grow(out, (size_t)sb.st_size)))
+		goto out;
+	for (;;) {
+		ssize_t n;
+
+		if (got == out->cap - 1 && (rc = dh_buf_grow(out, 4096)))
+			goto out;
+		n = read(fd, out->data + got, out->cap - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = io_error("read", key);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		out->len = got;
+	}
+	out->len = got;
+	out->data[got] = '\0';
+out:
+	close(fd);
+	return rc;
+}
+
+static int file_put(struct dh_store *st, const char *key, const void *data, size_t len)
+{
+	struct file_store *fs = (struct file_store *)st;
+	int rc;
+
+	if (!strncmp(key, "nodes/", 6)) {
+		struct stat sb;
+
+		/*
+		 * Content-addressed: the same name means the same bytes, so an
+		 * existing file of the right size is this value.  A wrong size
+		 * (a file truncated by a crash) is rewritten.
+		 */
+		if (!fstatat(fs->rootfd, key, &sb, 0) && S_ISREG(sb.st_mode) && (size_t)sb.st_size == len)
+			return 0;
+	}
+	if ((rc = replace_file(fs, key, data, len, 0)))
+		return rc;
+	if ((rc = dh_buf_add(&fs->pending, key, strlen(key) + 1)))
+		return rc;
+	fs->npending++;
+	{
+		char dir[DH_KEY_MAX + 1];
+		const char *slash = strrchr(key, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 1, slash ? key : ".");
+		rc = mark_dir_dirty(fs, dir);
+	}
+	return rc;
+}
+
+static int file_has(struct dh_store *st, const char *key)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct stat sb;
+
+	if (!fstatat(fs->rootfd, key, &sb, 0))
+		return S_ISREG(sb.st_mode);
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return io_error("stat", key);
+}
+
+static int file_del(struct dh_store *st, const char *key)
+{
+	struct file_store *fs = (struct file_store *)st;
+
+	if (unlinkat(fs->rootfd, key, 0) && errno != ENOENT && errno != ENOTDIR)
+		return io_error("delete", key);
+	return 0;
+}
+
+struct walk {
+	struct file_store *fs;
+	const char *prefix;
+	size_t plen;
+	dh_list_cb cb;
+	void *payload;
+	char path[DH_KEY_MAX + 2];
+};
+
+/* Walk directory `fd` whose key path (without trailing '/') has length `len`. */
+static int walk_dir(struct walk *w, int fd, size_t len)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		close(fd);
+		return io_error("list", len ? w->path : ".");
+	}
+	while (!rc && (errno = 0, de = readdir(d))) {
+		size_t nlen = strlen(de->d_name), plen2;
+		int isdir;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (len + 1 + nlen >= DH_KEY_MAX)
+			continue;
+		plen2 = len ? len + 1 + nlen : nlen;
+		if (len)
+			w->path[len] = '/';
+		memcpy(w->path + (len ? len + 1 : 0), de->d_name, nlen + 1);
+		/* prune: the path must be a prefix of the prefix, or start with it */
+		if (strncmp(w->path, w->prefix, plen2 < w->plen ? plen2 : w->plen))
+			goto next;
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat sb;
+
+			isdir = !fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) && S_ISDIR(sb.st_mode);
+		}
+		if (isdir) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (sub < 0) {
+				if (errno != ENOENT)
+					rc = io_error("list", w->path);
+			} else {
+				rc = walk_dir(w, sub, plen2);
+			}
+		} else if (plen2 >= w->plen && (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)) {
+			rc = w->cb(w->path, w->payload);
+		}
+next:
+		w->path[len] = '\0';
+	}
+	if (!rc && errno)
+		rc = io_error("list", len ? w->path : ".");
+	closedir(d);
+	return rc;
+}
+
+static int file_list(struct dh_store *st, const char *prefix, dh_list_cb cb, void *payload)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct walk w = { fs, prefix, strlen(prefix), cb, payload, { 0 } };
+	int fd = openat(fs->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return io_error("list", fs->root);
+	return walk_dir(&w, fd, 0);
+}
+
+static int lock_heads(struct file_store *fs)
+{
+	if (fs->lockfd < 0) {
+		fs->lockfd = openat(fs->rootfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (fs->lockfd < 0)
+			return io_error("open lock file", ".lock");
+	}
+	while (flock(fs->lockfd, LOCK_EX)) {
+		if (errno != EINTR)
+			return io_error("lock", ".lock");
+	}
+	return 0;
+}
+
+static int file_cas(struct dh_store *st, const char *key, const char *old, const char *new)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct dh_buf cur = DH_BUF_INIT;
+	int rc, exists;
+
+	if ((rc = file_flush(st)))
+		return rc;
+	if ((rc = lock_heads(fs)))
+		return rc;
+	rc = file_get(st, key, &cur);
+	exists = rc == 0;
+	if (rc == DH_ENOTFOUND)
+		rc = 0;
+	if (rc)
+		goto out;
+	while (cur.len && (cur.data[cur.len - 1] == '\n' || cur.data[cur.len - 1] == '\r'))
+		cur.data[--cur.len] = '\0';
+	if (old ? !exists || strcmp(cur.data, old) : exists) {
+		rc = dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
+		goto out;
+	}
+	if (new) {
+		rc = replace_file(fs, key, new, strlen(new), 1);
+	} else if (unlinkat(fs->rootfd, key, 0) && errno != ENOENT) {
+		rc = io_error("delete", key);
+	}
+	if (!rc) {
+		/* the head's directory, and any directory created for it */
+		char dir[DH_KEY_MAX + 1];
+		const char *slash = strrchr(key, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 1, slash ? key : ".");
+		rc = mark_dir_dirty(fs, dir);
+		if (!rc)
+			rc = file_flush(st);
+	}
+out:
+	flock(fs->lockfd, LOCK_UN);
+	dh_buf_release(&cur);
+	return rc;
+}
+
+const struct dh_store_ops dh_store_file_ops = {
+	.api_version = DH_BACKEND_API_VERSION,
+	.scheme = "file",
+	.open = file_open,
+	.close = file_close,
+	.get = file_get,
+	.put = file_put,
+	.has = file_has,
+	.list = file_list,
+	.cas = file_cas,
+	.del = file_del,
+	.flush = file_flush,
+};

@@ -1,0 +1,369 @@
+/*
+ * store.c - the store interface: backend registry, URI dispatch, key checks.
+ *
+ * Callers use dh_store_*(); this file validates keys once, so no backend has
+ * to, and routes each call through the backend's ops table.  Built-in
+ * backends are listed in `builtin[]` (guarded by the build's feature
+ * options); others register at run time with dh_store_register().  Heads are
+ * the only mutable keys and only change through cas().
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dh-backend.h"
+#include "store/backends.h"
+
+static const struct dh_store_ops *const builtin[] = {
+	&dh_store_mem_ops,
+	&dh_store_file_ops,
+#if DH_HAVE_LMDB
+	&dh_store_lmdb_ops,
+#endif
+};
+
+#define MAX_EXTRA 64
+static const struct dh_store_ops *extra[MAX_EXTRA];
+static size_t nextra;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const struct dh_store_ops *dh_store_lookup(const char *scheme)
+{
+	const struct dh_store_ops *ops = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (!strcmp(builtin[i]->scheme, scheme))
+			return builtin[i];
+	pthread_mutex_lock(&reg_lock);
+	for (i = 0; i < nextra && !ops; i++)
+		if (!strcmp(extra[i]->scheme, scheme))
+			ops = extra[i];
+	pthread_mutex_unlock(&reg_lock);
+	return ops;
+}
+
+int dh_store_register(const struct dh_store_ops *ops)
+{
+	int rc = 0;
+	const char *c;
+
+	if (!ops || ops->api_version != DH_BACKEND_API_VERSION)
+		return dh_error_set(DH_EUSAGE, "backend API version %u, this libdh speaks %u",
+				    ops ? ops->api_version : 0, DH_BACKEND_API_VERSION);
+	if (!ops->scheme || !ops->scheme[0])
+		return dh_error_set(DH_EUSAGE, "backend has no scheme");
+	for (c = ops->scheme; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' || *c == '-' || *c == '.'))
+			return dh_error_set(DH_EUSAGE, "bad backend scheme '%s'", ops->scheme);
+	if (!ops->open || !ops->close || !ops->get || !ops->put || !ops->has || !ops->list || !ops->cas)
+		return dh_error_set(DH_EUSAGE, "backend '%s' lacks a required operation", ops->scheme);
+	if (dh_store_lookup(ops->scheme))
+		return dh_error_set(DH_EEXISTS, "a backend for scheme '%s' is already registered", ops->scheme);
+	pthread_mutex_lock(&reg_lock);
+	if (nextra == MAX_EXTRA)
+		rc = dh_error_set(DH_ENOMEM, "too many registered backends");
+	else
+		extra[nextra++] = ops;
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+static int schemes_list(struct dh_buf *b)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]) && !rc; i++)
+		rc = dh_buf_addf(b, "%s%s", i ? ", " : "", builtin[i]->scheme);
+	pthread_mutex_lock(&reg_lock);
+	for (i = 0; i < nextra && !rc; i++)
+		rc = dh_buf_addf(b, ", %s", extra[i]->scheme);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+/* Keys: printable ASCII without space, components neither empty nor dot-only. */
+static int key_check(const char *key)
+{
+	const char *c, *comp;
+	size_t n = 0;
+
+	if (!key || !key[0])
+		return dh_error_set(DH_EUSAGE, "empty key");
+	comp = key;
+	for (c = key;; c++, n++) {
+		if (n >= DH_KEY_MAX)
+			return dh_error_set(DH_EUSAGE, "key longer than %d bytes", DH_KEY_MAX);
+		if (*c == '/' || *c == '\0') {
+			size_t len = (size_t)(c - comp);
+
+			if (len == 0 || (len == 1 && comp[0] == '.') || (len == 2 && comp[0] == '.' && comp[1] == '.'))
+				return dh_error_set(DH_EUSAGE, "bad key '%s': empty, '.' or '..' component", key);
+			if (!*c)
+				break;
+			comp = c + 1;
+			continue;
+		}
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '\\')
+			return dh_error_set(DH_EUSAGE, "bad key: byte 0x%02x at offset %zu", (unsigned char)*c, n);
+	}
+	return 0;
+}
+
+int dh_store_open(struct dh_store **out, const char *text, unsigned flags)
+{
+	struct dh_uri *uri = NULL;
+	const struct dh_store_ops *ops;
+	struct dh_store *st = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = dh_uri_parse(&uri, text);
+	if (rc)
+		return dh_error_prefix(rc, "store '%s'", text && strchr(text, '@') ? "(uri with credentials)" : text);
+	ops = dh_store_lookup(uri->scheme);
+	if (!ops) {
+		struct dh_buf b = DH_BUF_INIT;
+
+		schemes_list(&b);
+		rc = dh_error_set(DH_EUSAGE, "unknown store scheme '%s' in '%s' (known: %s)",
+				  uri->scheme, uri->text, b.data ? b.data : "");
+		dh_buf_release(&b);
+		dh_uri_free(uri);
+		return rc;
+	}
+	rc = ops->open(&st, uri, flags);
+	if (rc) {
+		if (!strstr(dh_errmsg(), uri->text))
+			dh_error_prefix(rc, "store '%s'", uri->text);
+		dh_uri_free(uri);
+		return rc;
+	}
+	st->ops = ops;
+	st->uri = uri;
+	st->flags = flags;
+	*out = st;
+	return 0;
+}
+
+void dh_store_close(struct dh_store *st)
+{
+	struct dh_uri *uri;
+
+	if (!st)
+		return;
+	uri = st->uri;
+	st->ops->close(st);
+	dh_uri_free(uri);
+}
+
+const char *dh_store_uri(const struct dh_store *st)
+{
+	return st->uri->text;
+}
+
+const char *dh_store_scheme(const struct dh_store *st)
+{
+	return st->ops->scheme;
+}
+
+static int rdonly(struct dh_store *st, const char *what)
+{
+	return dh_error_set(DH_EUSAGE, "store '%s' is open read-only: cannot %s", st->uri->text, what);
+}
+
+int dh_store_get(struct dh_store *st, const char *key, struct dh_buf *out)
+{
+	int rc = key_check(key);
+
+	return rc ? rc : st->ops->get(st, key, out);
+}
+
+int dh_store_put(struct dh_store *st, const char *key, const void *data, size_t len)
+{
+	int rc = key_check(key);
+
+	if (rc)
+		return rc;
+	if (st->flags & DH_STORE_RDONLY)
+		return rdonly(st, "write");
+	return st->ops->put(st, key, data, len);
+}
+
+int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (n && (st->flags & DH_STORE_RDONLY))
+		return rdonly(st, "write");
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(kvs[i].key)))
+			return rc;
+	if (st->ops->put_many)
+		return st->ops->put_many(st, kvs, n);
+	for (i = 0; i < n; i++)
+		if ((rc = st->ops->put(st, kvs[i].key, kvs[i].data, kvs[i].len)))
+			return rc;
+	return 0;
+}
+
+int dh_store_has(struct dh_store *st, const char *key)
+{
+	int rc = key_check(key);
+
+	return rc ? rc : st->ops->has(st, key);
+}
+
+int dh_store_del(struct dh_store *st, const char *key)
+{
+	int rc = key_check(key);
+
+	if (rc)
+		return rc;
+	if (st->flags & DH_STORE_RDONLY)
+		return rdonly(st, "delete");
+	if (!st->ops->del)
+		return dh_error_set(DH_EUNSUPPORTED, "%s:// stores cannot delete keys", st->ops->scheme);
+	return st->ops->del(st, key);
+}
+
+int dh_store_list(struct dh_store *st, const char *prefix, dh_list_cb cb, void *payload)
+{
+	if (!prefix)
+		prefix = "";
+	if (strlen(prefix) >= DH_KEY_MAX)
+		return dh_error_set(DH_EUSAGE, "key prefix too long");
+	return st->ops->list(st, prefix, cb, payload);
+}
+
+int dh_store_flush(struct dh_store *st)
+{
+	return st->ops->flush ? st->ops->flush(st) : 0;
+}
+
+int dh_store_cas(struct dh_store *st, const char *key, const char *old, const char *new)
+{
+	int rc = key_check(key);
+
+	if (rc)
+		return rc;
+	if (st->flags & DH_STORE_RDONLY)
+		return rdonly(st, "move a head");
+	return st->ops->cas(st, key, old, new);
+}
+
+/* ---- heads ---- */
+
+int dh_branch_check(const char *name)
+{
+	const char *c, *comp;
+	size_t n;
+
+	if (!name || !name[0])
+		return dh_error_set(DH_EUSAGE, "empty branch name");
+	n = strlen(name);
+	if (n > DH_BRANCH_MAX)
+		return dh_error_set(DH_EUSAGE, "branch name longer than %d bytes", DH_BRANCH_MAX);
+	if (n >= 5 && !strcmp(name + n - 5, ".lock"))
+		return dh_error_set(DH_EUSAGE, "bad branch name '%s': ends in '.lock'", name);
+	comp = name;
+	for (c = name;; c++) {
+		if (*c == '/' || !*c) {
+			if (c == comp || comp[0] == '.')
+				return dh_error_set(DH_EUSAGE,
+						    "bad branch name '%s': empty component or one starting with '.'", name);
+			if (!*c)
+				break;
+			comp = c + 1;
+			continue;
+		}
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '_' || *c == '.'))
+			return dh_error_set(DH_EUSAGE, "bad branch name: character 0x%02x not allowed", (unsigned char)*c);
+	}
+	return 0;
+}
+
+static int head_key(char *key, size_t size, const char *branch)
+{
+	int rc = dh_branch_check(branch);
+
+	if (!rc)
+		snprintf(key, size, "heads/%s", branch);
+	return rc;
+}
+
+static int is_hash(const char *s)
+{
+	int i;
+
+	for (i = 0; i < DH_HASH_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[DH_HASH_HEX] == '\0';
+}
+
+int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 1])
+{
+	char key[DH_BRANCH_MAX + 8];
+	struct dh_buf b = DH_BUF_INIT;
+	int rc = head_key(key, sizeof(key), branch);
+
+	if (!rc)
+		rc = st->ops->get(st, key, &b);
+	if (rc == DH_ENOTFOUND)
+		rc = dh_error_set(DH_ENOTFOUND, "no branch '%s' in store '%s'", branch, st->uri->text);
+	if (!rc) {
+		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+			b.data[--b.len] = '\0';
+		if (b.len != DH_HASH_HEX || !is_hash(b.data))
+			rc = dh_error_set(DH_ECORRUPT, "'%s' in store '%s' does not hold a node name", key, st->uri->text);
+		else
+			memcpy(out, b.data, DH_HASH_HEX + 1);
+	}
+	dh_buf_release(&b);
+	return rc;
+}
+
+int dh_head_cas(struct dh_store *st, const char *branch, const char *old, const char *new)
+{
+	char key[DH_BRANCH_MAX + 8];
+	int rc = head_key(key, sizeof(key), branch);
+
+	if (rc)
+		return rc;
+	if ((old && !is_hash(old)) || (new && !is_hash(new)))
+		return dh_error_set(DH_EUSAGE, "head value is not a node name");
+	if (st->flags & DH_STORE_RDONLY)
+		return rdonly(st, "move a head");
+	rc = st->ops->cas(st, key, old, new);
+	if (rc == DH_ECONFLICT)
+		rc = dh_error_set(DH_ECONFLICT, "branch '%s' of store '%s' was moved by another writer",
+				  branch, st->uri->text);
+	return rc;
+}
+
+struct head_walk {
+	dh_list_cb cb;
+	void *payload;
+};
+
+static int head_each(const char *key, void *payload)
+{
+	struct head_walk *w = payload;
+
+	if (dh_branch_check(key + 6))
+		return 0;
+	return w->cb(key + 6, w->payload);
+}
+
+int dh_head_list(struct dh_store *st, dh_list_cb cb, void *payload)
+{
+	struct head_walk w = { cb, payload };
+
+	return st->ops->list(st, "heads/", head_each, &w);
+}

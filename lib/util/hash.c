@@ -1,0 +1,52 @@
+/*
+ * hash.c - SHA-256 and hex, the naming scheme of nodes.
+ *
+ * OpenSSL's one-shot SHA256() is used: it picks the CPU's SHA extensions
+ * where present, which matters because every node read is hashed.
+ */
+#include <openssl/sha.h>
+
+#include "dh.h"
+
+void dh_sha256(unsigned char out[DH_HASH_LEN], const void *data, size_t len)
+{
+	SHA256(data, len, out);
+}
+
+void dh_hex(char *out, const unsigned char *bin, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[bin[i] >> 4];
+		out[2 * i + 1] = digits[bin[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int dh_unhex(unsigned char *out, const char *hex, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]);
+		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
+
+		if (lo < 0)
+			return dh_error_set(DH_EINVAL, "bad hex digit at offset %zu", 2 * i);
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
