@@ -1,0 +1,67 @@
+# lib.sh - helpers for the shell tests, sourced by tests/t/NNNN-*.sh.
+#
+# Each script runs in a fresh trash directory (removed at the end unless
+# DH_TEST_KEEP is set) with the built tools first on PATH, and prints TAP.
+#
+#   test_expect_success 'what it checks' 'commands'
+#   test_must_fail CMD...         CMD must exit non-zero (and not by a signal)
+#   test_expect_code N CMD...     CMD must exit with status N
+#   test_cmp EXPECTED ACTUAL      files must be equal (diff shown otherwise)
+#   test_done                     print the plan, exit non-zero on failure
+: "${DH_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${DH_BUILD:=$DH_TOP/build}"
+PATH="$DH_BUILD:$DH_TOP/scripts:$PATH"
+export PATH DH_TOP DH_BUILD
+LC_ALL=C
+export LC_ALL
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/dh-t.XXXXXX")
+trap 'cd /; [ -n "${DH_TEST_KEEP:-}" ] || rm -rf "$TRASH"' EXIT
+cd "$TRASH" || exit 1
+test_count=0
+test_failures=0
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if (set -e; eval "$2") >"$TRASH/.out" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$TRASH/.out" | tail -n 30
+	fi
+}
+
+test_must_fail() {
+	"$@"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		echo "test_must_fail: command succeeded: $*" >&2
+		return 1
+	elif [ "$rc" -gt 128 ] && [ "$rc" -ne 255 ]; then
+		echo "test_must_fail: command died of signal $((rc - 128)): $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "test_expect_code: exit $rc, want $want: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failures" -eq 0 ]
+}
