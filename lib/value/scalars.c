@@ -240,10 +240,11 @@ int dhv_bigint_from_bytes(const char **out, uint32_t *outlen, struct dh_arena *a
 		mag++;
 		n--;
 	}
-	/* 2.41 decimal digits per byte, rounded up */
-	maxd = n * 241 / 100 + 12;
-	if (maxd > DHV_MAX_BIG_DIGITS + 12)
+	/* at most 2.41 decimal digits per byte; the bytes of the largest
+	 * number of DHV_MAX_BIG_DIGITS digits are accepted */
+	if (n > DHV_MAX_BIG_DIGITS * 10 / 24 + 2)
 		return DH_ECORRUPT;
+	maxd = n * 241 / 100 + 12;
 	nl = (n + 3) / 4 + 1;
 	limbs = nl <= 64 ? stack : malloc(nl * sizeof(*limbs));
 	digits = malloc(maxd);

@@ -248,6 +248,34 @@ static void roundtrip(void)
 		   used == b.len && dh_val_eq(&v, &back) && dh_val_cmp(&v, &back) == 0,
 		   "round trip %s", texts[i]);
 	}
+	/* the largest bigint EDN reads survives CBOR; one digit more is refused */
+	{
+		char *t = malloc(20002);
+
+		memset(t, '9', 20000);
+		t[20000] = 'N';
+		t[20001] = '\0';
+		v = edn(t);
+		dh_buf_reset(&b);
+		ok(v.type == DH_BIGINT && dh_cbor_encode(&b, &v) == 0 &&
+		   dh_cbor_decode(&back, A, (unsigned char *)b.data, b.len, &used) == 0 && dh_val_eq(&v, &back),
+		   "a 20000-digit bigint round trips (%zu bytes)", b.len);
+		t[20000] = '9';
+		ok(dh_edn_parse(&v, A, t, 20001, "t") == DH_EINVAL, "20001 digits are refused by EDN");
+		free(t);
+	}
+	{
+		/* 9000 bytes of bignum are refused, not converted */
+		unsigned char *big = calloc(9010, 1);
+
+		big[0] = 0xc2;
+		big[1] = 0x59;
+		big[2] = 9000 >> 8;
+		big[3] = 9000 & 0xff;
+		big[4] = 1;
+		dec_bad(big, 9004, "cbor at byte 0: bignum of 9000 bytes is too large", "a 9000-byte bignum");
+		free(big);
+	}
 	/* instants outside RFC 3339's years use tag 1 */
 	v = dh_inst(-62167219200000LL - 86400000LL);
 	dh_buf_reset(&b);
