@@ -111,7 +111,11 @@ void dh_edn_reader_pos(const struct dh_edn_reader *r, int *line, int *col)
 
 /* ---- characters ---------------------------------------------------------- */
 
-/* Read more input behind what is left unread; returns 0 at the end. */
+/*
+ * Read more input behind what is left unread; returns 0 at the end.  It
+ * stops after a newline, so that a value written to a pipe is read as soon
+ * as its line is complete, without waiting for a whole chunk.
+ */
 static int fill(struct dh_edn_reader *r)
 {
 	size_t n, keep = r->end - r->pos;
@@ -119,12 +123,21 @@ static int fill(struct dh_edn_reader *r)
 	if (!r->f || r->ioerr || keep == CHUNK)
 		return 0;
 	memmove(r->rbuf, r->rbuf + r->pos, keep);
-	n = fread(r->rbuf + keep, 1, CHUNK - keep, r->f);
-	if (n == 0 && ferror(r->f))
-		r->ioerr = errno ? errno : EIO;
+	for (n = keep; n < CHUNK;) {
+		int c = getc_unlocked(r->f);
+
+		if (c == EOF) {
+			if (ferror(r->f))
+				r->ioerr = errno ? errno : EIO;
+			break;
+		}
+		r->rbuf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
 	r->pos = 0;
-	r->end = keep + n;
-	return n > 0;
+	r->end = n;
+	return n > keep;
 }
 
 static int peekc(struct dh_edn_reader *r)
@@ -781,6 +794,9 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 	n = r->tok.len;
 	if (!dhv_utf8_valid(t, n, &bad))
 		return fail(r, start, "invalid UTF-8 in symbol");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return fail(r, start, "invalid character 0x%02x in symbol", (unsigned char)t[i]);
 	if (t[0] == ':') {
 		if (n >= 2 && t[1] == ':')
 			return fail(r, start, "auto-resolved keywords are not EDN: '%s'", t);

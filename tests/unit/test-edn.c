@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh.h"
 #include "dh-value.h"
@@ -256,6 +257,12 @@ static void errors(void)
 	bad("\"\xff\"", "t.edn:1:1: invalid UTF-8 in string (byte 0)");
 	bad("\n\n   \xc3\xa9\xc3\xa9 (", "t.edn:3:7: unterminated list");
 	bad("#:a{:b 1 :a/b 2}", "t.edn:1:1: duplicate key in namespaced map");
+	{
+		struct dh_val nul;
+
+		ok(dh_edn_parse(&nul, A, "[a\0b]", 5, "t.edn") == DH_EINVAL, "reject a NUL byte in a symbol");
+		is_str(dh_errmsg(), "t.edn:1:2: invalid character 0x00 in symbol", "message for the NUL byte");
+	}
 
 	/* nesting: 512 levels are fine, 513 are not, 100000 do not crash */
 	for (i = 0; i < 512; i++)
@@ -327,6 +334,28 @@ static void streaming(void)
 	ok(line == 20001 && col == 1, "reader position of the last value");
 	dh_edn_reader_free(r);
 	fclose(f);
+
+	/* a pipe: each value is read as soon as its line is there */
+	{
+		int fds[2];
+
+		if (pipe(fds) == 0) {
+			FILE *in = fdopen(fds[0], "r");
+
+			alarm(20);  /* a reader that waits for more input hangs here */
+			write(fds[1], "[1 2]\n{:a 1}\n", 13);
+			dh_edn_reader_file(&r, in, "<pipe>");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_VECTOR, "first value from a pipe left open");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_MAP, "second value from a pipe left open");
+			write(fds[1], "3", 1);
+			close(fds[1]);
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_LONG && v.u.i == 3, "last value at the end of the pipe");
+			ok(dh_edn_read(r, A, &v) == DH_ENOTFOUND, "then the end");
+			alarm(0);
+			dh_edn_reader_free(r);
+			fclose(in);
+		}
+	}
 
 	/* a sign at a chunk boundary */
 	f = tmpfile();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh.h"
 #include "dh-value.h"
@@ -207,6 +208,28 @@ int main(void)
 		is_str(dh_errmsg(), "people.json:20001:11: unexpected token near end of file", "error on the last line");
 		dh_json_reader_free(r);
 		fclose(f);
+	}
+	{
+		/* a pipe: each value is read as soon as its line is there */
+		int fds[2];
+		struct dh_json_reader *r;
+
+		if (pipe(fds) == 0) {
+			FILE *in = fdopen(fds[0], "r");
+
+			alarm(20);  /* a reader that waits for more input hangs here */
+			write(fds[1], "[1,2]\n{\"a\":1}\n", 14);
+			dh_json_reader_file(&r, in, "<pipe>");
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_VECTOR, "first value from a pipe left open");
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_MAP, "second value from a pipe left open");
+			write(fds[1], "3", 1);
+			close(fds[1]);
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_LONG && v.u.i == 3, "last value at the end of the pipe");
+			ok(dh_json_read(r, A, &v) == DH_ENOTFOUND, "then the end");
+			alarm(0);
+			dh_json_reader_free(r);
+			fclose(in);
+		}
 	}
 	{
 		/* one value larger than the reader's window */
