@@ -367,6 +367,8 @@ static int print_key(struct dh_buf *out, const struct dh_val *k)
 
 	switch (k->type) {
 	case DH_KEYWORD:
+		/* reading drops one leading ':' from a key, and "" is a string */
+		return put_string(out, k->u.s, k->len, !k->len || k->u.s[0] == ':' ? ":" : NULL);
 	case DH_STRING:
 	case DH_SYMBOL:
 		return put_string(out, k->u.s, k->len, NULL);
