@@ -20,6 +20,22 @@
 
 static struct dh_arena *A;
 
+/*
+ * Every allocation of the process is counted, libdh's included, to check
+ * that decoding allocates from the arena and not per value.  glibc's own
+ * allocator does the work.
+ */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static long allocs;
+
+void *malloc(size_t n) { allocs++; return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { allocs++; return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { allocs++; return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+
 static struct dh_val edn(const char *text)
 {
 	struct dh_val v;
@@ -476,6 +492,42 @@ static void hostile(void)
 	}
 }
 
+/* An index node's worth of datoms decodes without a malloc per value. */
+static void no_malloc_per_value(void)
+{
+	struct dh_buf text = DH_BUF_INIT, enc = DH_BUF_INIT;
+	struct dh_arena *a;
+	struct dh_val v;
+	size_t used;
+	long before;
+	int i, rc;
+
+	dh_buf_adds(&text, "[");
+	for (i = 0; i < 1000; i++)
+		dh_buf_addf(&text, "[%d :person/name \"name-%d\" 536870913 true] [%d :person/age %d 536870913 true]"
+		            " [%d :person/born #inst \"2001-01-01T00:00:00.%03dZ\" 536870914 false]",
+		            100 + i, i, 100 + i, i, 100 + i, i);
+	dh_buf_adds(&text, "]");
+	dh_edn_parse(&v, A, text.data, text.len, "node");
+	dh_cbor_encode(&enc, &v);
+	dh_arena_new(&a);
+	before = allocs;
+	rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
+	ok(rc == 0 && v.len == 3000, "a node of 3000 datoms decodes");
+	ok(allocs - before <= 16, "with %ld mallocs into a fresh arena", allocs - before);
+	/* the arena keeps its largest block: decoding node after node
+	 * settles on no allocation at all */
+	for (i = 0; i < 3; i++) {
+		dh_arena_reset(a);
+		before = allocs;
+		rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
+	}
+	ok(rc == 0 && allocs == before, "and none in a loop over a reset arena (%ld)", allocs - before);
+	dh_arena_free(a);
+	dh_buf_release(&text);
+	dh_buf_release(&enc);
+}
+
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static unsigned rnd(unsigned n)
@@ -551,6 +603,7 @@ int main(void)
 	fixture();
 	hostile();
 	mutations();
+	no_malloc_per_value();
 	dh_arena_free(A);
 	return done_testing();
 }
