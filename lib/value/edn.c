@@ -59,6 +59,12 @@ static int reader_new(struct dh_edn_reader **out, const char *name)
 	}
 	r->line = 1;
 	r->col = 1;
+	/* tok.data is never NULL, even for an empty token */
+	if (dh_buf_grow(&r->tok, 64)) {
+		free(r->name);
+		free(r);
+		return DH_ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -490,9 +496,9 @@ static int read_string(struct dh_edn_reader *r, struct dh_val *out, struct pos s
 		if (rc)
 			return rc;
 	}
-	if (!dhv_utf8_valid(r->tok.data ? r->tok.data : "", r->tok.len, &bad))
+	if (!dhv_utf8_valid(r->tok.data, r->tok.len, &bad))
 		return fail(r, start, "invalid UTF-8 in string (byte %zu)", bad);
-	return dh_val_text(out, r->a, DH_STRING, r->tok.data ? r->tok.data : "", r->tok.len);
+	return dh_val_text(out, r->a, DH_STRING, r->tok.data, r->tok.len);
 }
 
 static int read_char(struct dh_edn_reader *r, struct dh_val *out, struct pos start)
@@ -759,7 +765,7 @@ static int valid_name(const char *s, size_t n)
 {
 	const char *slash;
 
-	if (!n)
+	if (!s || !n)
 		return 0;
 	if (n == 1 && s[0] == '/')
 		return 1;
@@ -921,7 +927,7 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	nslen = r->tok.len;
 	if (!nslen || nslen >= sizeof(ns) || r->tok.data[0] == ':' ||
 	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen))
-		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data ? r->tok.data : "");
+		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data);
 	memcpy(ns, r->tok.data, nslen + 1);
 	skip_ws(r);
 	p = here(r);
@@ -986,7 +992,7 @@ static int read_dispatch(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		rc = read_token(r, 0);
 		if (rc)
 			return rc;
-		t = r->tok.data ? r->tok.data : "";
+		t = r->tok.data;
 		if (!strcmp(t, "Inf"))
 			*out = dh_double(INFINITY);
 		else if (!strcmp(t, "-Inf"))

@@ -25,16 +25,22 @@ static struct dh_arena *A;
  * that decoding allocates from the arena and not per value.  glibc's own
  * allocator does the work.
  */
+static long allocs;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNTING 0      /* the sanitizer owns malloc */
+#else
+#define COUNTING 1
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
-static long allocs;
 
 void *malloc(size_t n) { allocs++; return __libc_malloc(n); }
 void *calloc(size_t n, size_t m) { allocs++; return __libc_calloc(n, m); }
 void *realloc(void *p, size_t n) { allocs++; return __libc_realloc(p, n); }
 void free(void *p) { __libc_free(p); }
+#endif
 
 static struct dh_val edn(const char *text)
 {
@@ -514,7 +520,7 @@ static void no_malloc_per_value(void)
 	before = allocs;
 	rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
 	ok(rc == 0 && v.len == 3000, "a node of 3000 datoms decodes");
-	ok(allocs - before <= 16, "with %ld mallocs into a fresh arena", allocs - before);
+	ok(!COUNTING || allocs - before <= 16, "with %ld mallocs into a fresh arena", allocs - before);
 	/* the arena keeps its largest block: decoding node after node
 	 * settles on no allocation at all */
 	for (i = 0; i < 3; i++) {
@@ -522,7 +528,8 @@ static void no_malloc_per_value(void)
 		before = allocs;
 		rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
 	}
-	ok(rc == 0 && allocs == before, "and none in a loop over a reset arena (%ld)", allocs - before);
+	ok(rc == 0 && (!COUNTING || allocs == before), "and none in a loop over a reset arena (%ld)",
+	   allocs - before);
 	dh_arena_free(a);
 	dh_buf_release(&text);
 	dh_buf_release(&enc);
