@@ -1209,7 +1209,7 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v)
 	case DH_BOOL:
 		return dh_buf_adds(out, v->u.b ? "true" : "false");
 	case DH_LONG:
-		return dh_buf_addf(out, "%lld", (long long)v->u.i);
+		return dhv_put_long(out, v->u.i);
 	case DH_BIGINT:
 		rc = dh_buf_add(out, v->u.s, v->len);
 		return rc ? rc : dh_buf_addc(out, 'N');

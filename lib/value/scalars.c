@@ -17,6 +17,23 @@
 
 #include "internal.h"
 
+/* ---- integers ------------------------------------------------------------ */
+
+int dhv_put_long(struct dh_buf *out, int64_t i)
+{
+	char t[24];
+	int n = sizeof(t);
+	uint64_t m = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+
+	do {
+		t[--n] = (char)('0' + m % 10);
+		m /= 10;
+	} while (m);
+	if (i < 0)
+		t[--n] = '-';
+	return dh_buf_add(out, t + n, sizeof(t) - (size_t)n);
+}
+
 /* ---- locale-independent strtod ------------------------------------------ */
 
 static locale_t c_locale;
