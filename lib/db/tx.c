@@ -505,7 +505,7 @@ static int eref_of(struct tx *t, const struct dh_val *v, int as_entity, struct e
 		}
 		return 0;
 	case DH_STRING:
-		if (v->len == 9 && !memcmp(v->u.s, "datomic.tx", 9)) {
+		if (v->len == 10 && !memcmp(v->u.s, "datomic.tx", 10)) {
 			out->kind = ER_TX;
 			return 0;
 		}
