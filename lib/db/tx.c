@@ -1960,7 +1960,8 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 		c.ntail = 0;
 		c.tail_datoms = 0;
 		absorbed = 1;
-		if (t.purge && (rc = purge_apply(&t, &c, batch, &npurged)))
+		/* purge reads the absorbed trees: their nodes must be in the store */
+		if (t.purge && ((rc = dh_node_batch_write(batch)) || (rc = purge_apply(&t, &c, batch, &npurged))))
 			goto out;
 	} else {
 		dh_buf_reset(&enc);
