@@ -22,6 +22,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db/internal.h"
 
@@ -2030,8 +2032,15 @@ int dh_transact(struct dh_tx_report **out, struct dh_conn *conn, const struct dh
 		*out = NULL;
 	for (;;) {
 		rc = tx_once(out, conn, tx_data, flags);
-		if (rc != DH_ECONFLICT || !(flags & DH_TX_RETRY) || ++tries > 5)
+		if (rc != DH_ECONFLICT || !(flags & DH_TX_RETRY) || ++tries > 100)
 			return rc;
+		/* back off a little, randomly, so that racing writers spread out */
+		{
+			unsigned j = ((unsigned)getpid() * 2654435761u) ^ ((unsigned)tries * 40503u) ^ (unsigned)now_ms();
+			struct timespec ts = { 0, (long)((j % (1u + (tries < 10 ? (unsigned)tries : 10u))) * 1000000L) };
+
+			nanosleep(&ts, NULL);
+		}
 		if ((rc = dh_conn_refresh(conn)))
 			return rc;
 	}
