@@ -142,7 +142,8 @@ void dh_query_free(struct dh_query *q);
 /* The find spec's shape and the number of :in bindings (with the implicit $). */
 enum dh_find_kind dh_query_find_kind(const struct dh_query *q);
 size_t dh_query_nin(const struct dh_query *q);
-/* 1 if :in binding `i` is a source ($, $2, ...), 2 if it is rules (%), else 0. */
+/* What :in binding `i` is: 1 the source $, 3 another source ($2, $hist, ...),
+ * 2 rules (%), 0 a value binding; -1 past the end. */
 int dh_query_in_kind(const struct dh_query *q, size_t i);
 /* Number of columns of a result row (find elements), and the name of each
  * ("?name", "(count ?x)", or the :keys name) as NUL-terminated text owned by q. */

@@ -344,6 +344,7 @@ struct pscan {
 	int colpos[5];          /* position of each output column */
 	int eq[5][2], neq;      /* positions that must hold equal values */
 	const struct dh_val *want[5];   /* values a position must equal (consts, bound) */
+	const struct dh_val *over[5];   /* the bound value to emit instead (resolved lookup refs) */
 	int history;
 };
 
@@ -368,7 +369,7 @@ static int pscan_emit(struct pscan *ps, const struct dh_val v[5])
 	if (!row)
 		return DH_ENOMEM;
 	for (int c = 0; c < ps->nv; c++)
-		row[c] = v[ps->colpos[c]];
+		row[c] = ps->over[ps->colpos[c]] ? *ps->over[ps->colpos[c]] : v[ps->colpos[c]];
 	return 0;
 }
 
@@ -519,9 +520,15 @@ static int eval_pattern(struct run *R, struct ectx *cx, const struct clause *c)
 				for (int k = 0; k < nb; k++) {
 					int pos = bpos[k];
 					if (pos == 0) {
-						if (krow[k].type != DH_LONG)
+						int64_t rid;
+						if (krow[k].type == DH_LONG) {
+							ke = krow[k];
+						} else if (resolve_ref(s, &krow[k], &rid) == 0) {
+							ke = dh_long(rid);
+							ps.over[0] = &krow[k];
+						} else {
 							goto next;
-						ke = krow[k];
+						}
 						le = &ke;
 					} else if (pos == 1) {
 						if (krow[k].type != DH_KEYWORD)
@@ -534,7 +541,8 @@ static int eval_pattern(struct run *R, struct ectx *cx, const struct clause *c)
 					}
 				}
 				rc = s->ops->scan(s, le, la, lv, tx, pscan_cb, &ps);
-next:;
+next:
+				ps.over[0] = NULL;
 			}
 			rel_free(K);
 			K = NULL;
@@ -1602,7 +1610,7 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 	}
 	for (size_t i = 0; i < nargs && !rc; i++) {
 		const struct in_bind *ib = &q->in[i];
-		if (ib->kind == 1) {
+		if (ib->kind == 1 || ib->kind == 3) {
 			if (args[i].src)
 				R.srcs[ib->src] = args[i].src;
 			else

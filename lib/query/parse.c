@@ -874,14 +874,23 @@ static int split_vector(struct dh_query *q, const struct dh_val *v, struct qpart
 		if (it->type == DH_KEYWORD) {
 			char kw[16];
 			snprintf(kw, sizeof(kw), "%.*s", (int)it->len, it->u.s);
-#define SEC(name, f) else if (!strcmp(kw, name)) { cur = &p->f; ncur = &p->n##f; if (p->f) \
-	return q_err(q, it, "duplicate :%s in query", name); p->f = it + 1; *ncur = 0; continue; }
-			if (0) {
+			static const char *const names[] = { "find", "keys", "strs", "syms", "with", "in", "where" };
+			const struct dh_val **slots[] = { &p->find, &p->keys, &p->strs, &p->syms, &p->with, &p->in, &p->where };
+			size_t *counts[] = { &p->nfind, &p->nkeys, &p->nstrs, &p->nsyms, &p->nwith, &p->nin, &p->nwhere };
+			int sec = -1;
+			for (int k = 0; k < 7; k++)
+				if (!strcmp(kw, names[k]))
+					sec = k;
+			if (sec >= 0) {
+				if (*slots[sec])
+					return q_err(q, it, "duplicate :%s in query", names[sec]);
+				cur = slots[sec];
+				ncur = counts[sec];
+				*cur = it + 1;
+				*ncur = 0;
+				continue;
 			}
-			SEC("find", find) SEC("keys", keys) SEC("strs", strs) SEC("syms", syms)
-			SEC("with", with) SEC("in", in) SEC("where", where)
-#undef SEC
-			else if (!strcmp(kw, "limit") || !strcmp(kw, "offset")) {
+			if (!strcmp(kw, "limit") || !strcmp(kw, "offset")) {
 				if (i + 1 >= v->len)
 					return q_err(q, it, ":%s needs a number", kw);
 				if (kw[0] == 'l')
@@ -1046,7 +1055,7 @@ static int parse_impl(struct dh_query **out, const struct dh_val *form, const ch
 		for (size_t i = 0; i < p.nin; i++) {
 			const struct dh_val *b = &p.in[i];
 			if (is_src(b)) {
-				q->in[i].kind = 1;
+				q->in[i].kind = b->len == 1 ? 1 : 3;
 				if ((rc = src_of(q, b, 1)) < 0)
 					goto out;
 				q->in[i].src = rc;
