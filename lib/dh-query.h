@@ -108,6 +108,18 @@ int dh_query_source_datoms(struct dh_query_source **out, const struct dh_qdatom 
 int dh_query_source_tx(struct dh_query_source **out, const struct dh_val *schema,
                        const struct dh_val *txdata, int many_tx);
 
+struct dh_db;
+
+/*
+ * dh_query_source_db() - a source reading the database value (or time view)
+ * `db` (lib/dh-db.h), which must outlive the source.  Scans pick the index
+ * from the bound positions: EAVT when the entity is given, AVET for an
+ * attribute and value when the attribute is in AVET, AEVT for an
+ * attribute, EAVT whole otherwise.  Values handed out are copied into the
+ * source's arena and live as long as the source.  Returns 0 or DH_ENOMEM.
+ */
+int dh_query_source_db(struct dh_query_source **out, struct dh_db *db);
+
 /* dh_query_source_free() - release a source; NULL is a no-op. */
 void dh_query_source_free(struct dh_query_source *s);
 
