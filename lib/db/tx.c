@@ -1683,6 +1683,28 @@ fail:
 	return rc;
 }
 
+int dh_conn_open_at(struct dh_conn **out, struct dh_store *st, const char *branch, const char *hex)
+{
+	struct dh_db *db = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = dh_conn_open(out, st, branch)))
+		return rc;
+	if (!strcmp(dh_db_commit((*out)->db), hex))
+		return 0;
+	if ((rc = dh_db_open_commit(&db, st, hex))) {
+		dh_conn_close(*out);
+		*out = NULL;
+		return rc;
+	}
+	free(db->core->branch);
+	db->core->branch = strdup((*out)->branch);
+	dh_db_close((*out)->db);
+	(*out)->db = db;
+	return 0;
+}
+
 void dh_conn_close(struct dh_conn *conn)
 {
 	if (!conn)
