@@ -174,7 +174,7 @@ static int build_db_tools(struct dbdef *d)
 		for (size_t i = 0; i < n && !rc; i++) {
 			const struct dh_val *one = k == 0 ? t : &t->u.items[i];
 			char *text = show(one);
-			char *tx[] = { "dh-transact", "-q", d->uri, NULL };
+			char *tx[] = { "dh-transact", "-q", "-o", "none", d->uri, NULL };
 			if (run(tx, text, &out, &err)) {
 				snprintf(d->err, sizeof(d->err), "dh-transact: %s", err.data);
 				rc = -1;
@@ -297,6 +297,18 @@ static int run_tools(struct dbdef *d, const struct dh_val *c, struct dh_val *got
 		argv[na++] = bufs[nb++] = strdup(show(eid));
 	} else {
 		argv[na++] = "dh-query";
+		const struct dh_val *hist = dh_map_getk(c, "history"), *asof = dh_map_getk(c, "as-of"),
+		                    *since = dh_map_getk(c, "since");
+		if (hist && hist->type == DH_BOOL && hist->u.b)
+			argv[na++] = "--history";
+		if (asof) {
+			argv[na++] = "--as-of";
+			argv[na++] = bufs[nb++] = strdup(show(asof));
+		}
+		if (since) {
+			argv[na++] = "--since";
+			argv[na++] = bufs[nb++] = strdup(show(since));
+		}
 		argv[na++] = d->uri;
 		argv[na++] = bufs[nb++] = strdup(show(query));
 		for (uint32_t i = 0; args && i < args->len && na < 60; i++) {
@@ -350,6 +362,11 @@ static void run_case(const char *file, const struct dh_val *c, int idx)
 	if (mode && mode->type == DH_KEYWORD)
 		snprintf(modebuf, sizeof(modebuf), "%.*s", (int)mode->len, mode->u.s);
 	ntests++;
+	const struct dh_val *only = dh_map_getk(c, "only");
+	if (only && dh_val_is_kw(only, tools_mode ? "mem" : "tools")) {
+		printf("ok %d - %s # SKIP only with %s\n", ntests, label, tools_mode ? "the engine in-process" : "--tools");
+		return;
+	}
 	if (!d) {
 		printf("not ok %d - %s\n#   unknown :db\n", ntests, label);
 		nfailed++;
