@@ -158,7 +158,8 @@ static int build_db_tools(struct dbdef *d)
 {
 	struct dh_buf out = DH_BUF_INIT, err = DH_BUF_INIT;
 	int rc = 0;
-	snprintf(d->uri, sizeof(d->uri), "file://%s/db-%d", scratch, (int)(d - dbs));
+	static int seq;
+	snprintf(d->uri, sizeof(d->uri), "file://%s/db-%d", scratch, ++seq);
 	char *create[] = { "dh-create", d->uri, NULL };
 	if (run(create, NULL, &out, &err)) {
 		snprintf(d->err, sizeof(d->err), "dh-create: %s", err.data);
