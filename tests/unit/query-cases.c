@@ -56,7 +56,9 @@ static char *show(const struct dh_val *v)
 	static int k;
 	char *o = out[k++ % 4];
 	struct dh_buf b = DH_BUF_INIT;
-	if (dh_edn_print(&b, v))
+	if (!v)
+		snprintf(o, 2048, "(none)");
+	else if (dh_edn_print(&b, v))
 		snprintf(o, 2048, "<print error>");
 	else
 		snprintf(o, 2048, "%s", b.data ? b.data : "");
@@ -469,6 +471,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-v"))
 			verbose = 1;
 	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (dh_arena_new(&A))
 		return 1;
 	if (tools_mode) {
