@@ -224,8 +224,9 @@ static int ensure_db(struct dbdef *d)
 
 static int is_dbtag(const struct dh_val *v)
 {
-	return v->type == DH_TAGGED && v->u.items[0].type == DH_SYMBOL && v->u.items[0].len == 2 &&
-	       !memcmp(v->u.items[0].u.s, "db", 2);
+	return v->type == DH_TAGGED && v->u.items[0].type == DH_SYMBOL &&
+	       ((v->u.items[0].len == 2 && !memcmp(v->u.items[0].u.s, "db", 2)) ||
+	        (v->u.items[0].len == 7 && !memcmp(v->u.items[0].u.s, "history", 7)));
 }
 
 static int run_mem(struct dbdef *d, const struct dh_val *c, struct dh_val *got, char *errbuf, size_t errlen)
@@ -277,6 +278,11 @@ static int run_mem(struct dbdef *d, const struct dh_val *c, struct dh_val *got, 
 			qa[i].val = *a;
 		}
 	}
+	if (args && k < args->len) {
+		snprintf(errbuf, errlen, "%u inputs more than the query's :in bindings take", args->len - (unsigned)k);
+		dh_query_free(q);
+		return -1;
+	}
 	rc = dh_query_collect(got, A, q, qa, nin);
 	if (rc)
 		snprintf(errbuf, errlen, "%s", dh_errmsg());
@@ -326,7 +332,7 @@ static int run_tools(struct dbdef *d, const struct dh_val *c, struct dh_val *got
 					goto out;
 				}
 				char tmp[600];
-				snprintf(tmp, sizeof(tmp), "db:%s", o->uri);
+				snprintf(tmp, sizeof(tmp), "%s:%s", a->u.items[0].len == 7 ? "history" : "db", o->uri);
 				argv[na++] = bufs[nb++] = strdup(tmp);
 			} else {
 				argv[na++] = bufs[nb++] = strdup(show(a));
