@@ -330,6 +330,13 @@ int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int
  * database on that branch), DH_ECORRUPT, store errors.
  */
 int dh_conn_open(struct dh_conn **out, struct dh_store *st, const char *branch);
+
+/*
+ * dh_conn_open_at() - a writer on `branch` positioned at commit `hex`
+ * instead of the head: its next transaction lands only if the head still
+ * names `hex` (DH_ECONFLICT otherwise), like git's --force-with-lease.
+ */
+int dh_conn_open_at(struct dh_conn **out, struct dh_store *st, const char *branch, const char *hex);
 void dh_conn_close(struct dh_conn *conn);
 
 /*
@@ -358,14 +365,14 @@ struct dh_tx_report {
 	struct dh_datom *datoms;   /* tx-data: what changed, in processing order */
 	size_t ndatoms;
 	size_t nadded, nretracted;
-	struct dh_tempid *tempids; /* includes "datomic.tx" -> tx, as Datahike does */
+	struct dh_tempid *tempids; /* the last is :db/current-tx -> tx, as Datahike reports it */
 	size_t ntempids;
 	struct dh_arena *arena;
 };
 
 enum dh_tx_flags {
 	DH_TX_NOWRITE = 1 << 0,    /* Datahike's `with`: process, do not commit */
-	DH_TX_RETRY = 1 << 1,      /* on a lost head race, refresh and rebuild (a few times) */
+	DH_TX_RETRY = 1 << 1,      /* on a lost head race, refresh and rebuild (up to 100 times) */
 };
 
 /*

@@ -619,6 +619,8 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
 
 /* ---- the log order (export) -------------------------------------------- */
 
+static const uint32_t *log_rank;
+
 static int log_cmp(const void *x, const void *y)
 {
 	const struct dh_datom *a = x, *b = y;
@@ -633,7 +635,7 @@ static int log_cmp(const void *x, const void *y)
 	if (a->e != b->e)
 		return a->e < b->e ? -1 : 1;
 	if (a->a != b->a)
-		return a->a < b->a ? -1 : 1;
+		return log_rank[a->a] < log_rank[b->a] ? -1 : 1;
 	if (a->added != b->added)
 		return (int)a->added - (int)b->added;
 	return dh_val_cmp(&a->v, &b->v);
@@ -687,6 +689,7 @@ int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto out;
 	}
+	log_rank = db->core->schema->rank;
 	qsort(it->log, it->nlog, sizeof(*it->log), log_cmp);
 	it->db = db;
 	it->k = db->core;
