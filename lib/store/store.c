@@ -22,6 +22,16 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
+#if DH_HAVE_SQLITE
+	&dh_store_sqlite_ops,
+#endif
+#if DH_HAVE_POSTGRESQL
+	&dh_store_postgresql_ops,
+	&dh_store_postgres_ops,
+#endif
+#if DH_HAVE_REDIS
+	&dh_store_redis_ops,
+#endif
 };
 
 #define MAX_EXTRA 64

@@ -11,6 +11,7 @@
  * visible and the head always names a complete node.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -332,7 +333,8 @@ static void race(struct dh_store *st, const char *uri)
 
 				if (rc)
 					fprintf(stderr, "race worker: %s\n", dh_errmsg());
-				_exit(rc ? 1 : conflicts > 250 ? 250 : conflicts);
+				/* 1 is failure; 2 + conflicts (capped) otherwise */
+				_exit(rc ? 1 : 2 + (conflicts > 250 ? 250 : conflicts));
 			}
 		}
 		int total = 0;
@@ -341,9 +343,9 @@ static void race(struct dh_store *st, const char *uri)
 			int status;
 
 			waitpid(pid[i], &status, 0);
-			ok_all &= WIFEXITED(status) && WEXITSTATUS(status) != 1;
-			if (WIFEXITED(status))
-				total += WEXITSTATUS(status);
+			ok_all &= WIFEXITED(status) && WEXITSTATUS(status) >= 2;
+			if (WIFEXITED(status) && WEXITSTATUS(status) >= 2)
+				total += WEXITSTATUS(status) - 2;
 		}
 		tap_diag("%s: at least %d conflicts retried", uri, total);
 	}
@@ -355,7 +357,8 @@ static void race(struct dh_store *st, const char *uri)
 
 /* ---- a writer killed mid-write ---- */
 
-static void killed_writer(const char *uri, unsigned seed)
+/* Writes a byte to `tell` after each head move, so the parent knows it is under way. */
+static void killed_writer(const char *uri, unsigned seed, int tell)
 {
 	struct dh_store *st = open_store(uri);
 	struct dh_node_batch *batch;
@@ -384,6 +387,10 @@ static void killed_writer(const char *uri, unsigned seed)
 			_exit(1);
 		memcpy(head, name, sizeof(head));
 		have_head = 1;
+		if (tell >= 0 && write(tell, "m", 1) == 1) {
+			close(tell);
+			tell = -1;
+		}
 	}
 }
 
@@ -423,11 +430,29 @@ static void kill_test(const char *uri)
 		char head[DH_HASH_HEX + 1];
 		int rc;
 
+		int fds[2];
+		struct pollfd pfd;
+
 		fflush(stdout);
+		if (pipe(fds)) {
+			tap_diag("pipe: %s", strerror(errno));
+			exit(1);
+		}
 		pid = fork();
-		if (pid == 0)
-			killed_writer(uri, (unsigned)(ts.tv_nsec + round));
-		usleep(20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
+		if (pid == 0) {
+			close(fds[0]);
+			killed_writer(uri, (unsigned)(ts.tv_nsec + round), fds[1]);
+		}
+		close(fds[1]);
+		/*
+		 * Kill at a random moment after the writer's first head move, so
+		 * slow-to-connect network stores are killed mid-write too.
+		 */
+		pfd.fd = fds[0];
+		pfd.events = POLLIN;
+		poll(&pfd, 1, 20000);
+		close(fds[0]);
+		usleep((unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		st = open_store(uri);
