@@ -66,27 +66,36 @@ struct pg_store {
 static int pg_error(PGconn *conn, const PGresult *res, const char *store, const char *what, const char *key)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *text = res ? PQresultErrorMessage(res) : NULL;
+	const char *text = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char msg[512];
 	size_t n = 0;
 	int code = DH_EIO;
 
 	if (!text || !text[0])
+		text = res ? PQresultErrorMessage(res) : NULL;
+	if (!text || !text[0])
 		text = conn ? PQerrorMessage(conn) : "out of memory";
-	/* libpq messages span lines ("...\n\tIs the server running ...?\n"): make one */
-	for (const char *c = text; *c && n + 1 < sizeof(msg); c++) {
-		if (*c == '\n' || *c == '\t') {
-			if (n && msg[n - 1] != ' ')
-				msg[n++] = ' ';
+	/*
+	 * libpq messages span lines ("...refused\n\tIs the server running
+	 * ...?\n") and carry severities ("FATAL:  "): make one clean line.
+	 */
+	for (const char *c = text; *c && n + 3 < sizeof(msg); c++) {
+		if (!strncmp(c, "FATAL:  ", 8) || !strncmp(c, "ERROR:  ", 8)) {
+			c += 7;
 			continue;
 		}
-		msg[n++] = *c;
+		if (*c == '\n') {
+			while (c[1] == '\t' || c[1] == ' ')
+				c++;
+			if (c[1] && n) {
+				msg[n++] = ';';
+				msg[n++] = ' ';
+			}
+			continue;
+		}
+		msg[n++] = *c == '\t' ? ' ' : *c;
 	}
-	while (n && msg[n - 1] == ' ')
-		n--;
 	msg[n] = '\0';
-	if (!strncmp(msg, "ERROR:  ", 8) || !strncmp(msg, "FATAL:  ", 8))
-		memmove(msg, msg + 8, n - 7);
 
 	if (conn && PQstatus(conn) == CONNECTION_BAD) {
 		if (PQconnectionNeedsPassword(conn) || strstr(msg, "password") || strstr(msg, "authentication failed") ||

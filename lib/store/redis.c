@@ -79,7 +79,7 @@ static int rd_error(struct rd_store *rs, const redisReply *reply, const char *wh
 	if (reply && reply->type == REDIS_REPLY_ERROR) {
 		msg = reply->str;
 		if (!strncmp(msg, "NOAUTH", 6) || !strncmp(msg, "WRONGPASS", 9) || !strncmp(msg, "NOPERM", 6) ||
-		    strstr(msg, "invalid password") || strstr(msg, "invalid username-password"))
+		    !strcmp(what, "authenticate to"))
 			code = DH_EAUTH;
 		else if (!strncmp(msg, "OOM", 3))
 			code = DH_ENOMEM;
@@ -217,6 +217,17 @@ static int rd_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 						  rs->name);
 			goto out;
 		}
+		freeReplyObject(r);
+	}
+	{
+		/* shows in CLIENT LIST, so operators can tell dh's connections apart */
+		const char *argv[3] = { "CLIENT", "SETNAME", program_invocation_short_name };
+
+		for (const char *c = argv[2]; *c; c++)
+			if (*c <= ' ' || *c >= 0x7f)
+				argv[2] = "dh";
+		if ((rc = command(&r, rs, 3, argv, NULL, "open", NULL)))
+			goto out;
 		freeReplyObject(r);
 	}
 out:
