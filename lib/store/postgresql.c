@@ -47,6 +47,7 @@
 #define BATCH_ROWS 500                   /* rows per multi-row INSERT */
 #define BATCH_BYTES ((size_t)8 << 20)    /* ... or this many value bytes */
 #define LIST_PAGE "1000"
+#define GET_MANY 1000                    /* keys per get_many query */
 
 struct pg_store {
 	struct dh_store base;
@@ -275,11 +276,13 @@ static int prepare_all(struct pg_store *ps)
 			 " ON CONFLICT (key) DO NOTHING;"
 			 "PREPARE dh_cas_set(text, bytea, bytea) AS UPDATE %s SET value = $3 WHERE key = $1 AND value = $2;"
 			 "PREPARE dh_cas_del(text, bytea) AS DELETE FROM %s WHERE key = $1 AND value = $2;"
+			 "PREPARE dh_get_many(text[]) AS SELECT k.i, d.value FROM unnest($1) WITH ORDINALITY AS k (key, i)"
+			 " JOIN %s d ON d.key = k.key;"
 			 "PREPARE dh_list_first(text, text) AS SELECT key FROM %s WHERE key >= $1 AND key < $2"
 			 " ORDER BY key LIMIT " LIST_PAGE ";"
 			 "PREPARE dh_list_next(text, text) AS SELECT key FROM %s WHERE key > $1 AND key < $2"
 			 " ORDER BY key LIMIT " LIST_PAGE ";",
-			 t, t, t, t, t, t, t, t, t);
+			 t, t, t, t, t, t, t, t, t, t);
 	if (!rc && ps->sync_setting[0] && !(ps->base.flags & DH_STORE_RDONLY))
 		rc = dh_buf_adds(&b, "SET synchronous_commit TO off;");
 	if (!rc)
@@ -319,8 +322,20 @@ static int pg_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 					  ps->table, ps->name);
 			goto out;
 		}
-		if ((rc = create_table(ps)))
-			goto out;
+		/*
+		 * Two processes creating the same table at once can collide in
+		 * the catalog (unique violation) despite IF NOT EXISTS: then the
+		 * other one won, which is just as good.
+		 */
+		if ((rc = create_table(ps))) {
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg), "%s", dh_errmsg());
+			if (probe(ps, &exists) || !exists) {
+				rc = dh_error_set(rc, "%s", msg);
+				goto out;
+			}
+		}
 	}
 	rc = prepare_all(ps);
 out:
@@ -378,6 +393,61 @@ static int pg_get(struct dh_store *st, const char *key, struct dh_buf *out)
 		rc = dh_buf_add(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	}
 	PQclear(res);
+	return rc;
+}
+
+/*
+ * Keys go as one text[] parameter, GET_MANY at a time: array literal
+ * elements in double quotes, '"' escaped (keys hold no backslash).  The
+ * ordinality column (int8, big-endian in binary results) maps rows back.
+ */
+static int pg_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct pg_store *ps = (struct pg_store *)st;
+	struct dh_buf arr = DH_BUF_INIT;
+	int rc = 0;
+
+	for (size_t start = 0; start < n && !rc; start += GET_MANY) {
+		size_t m = n - start < GET_MANY ? n - start : GET_MANY;
+		const char *vals[1];
+		PGresult *res;
+
+		dh_buf_reset(&arr);
+		rc = dh_buf_addc(&arr, '{');
+		for (size_t i = 0; i < m && !rc; i++) {
+			rc = dh_buf_adds(&arr, i ? ",\"" : "\"");
+			for (const char *c = keys[start + i]; *c && !rc; c++)
+				rc = *c == '"' ? dh_buf_adds(&arr, "\\\"") : dh_buf_addc(&arr, *c);
+			if (!rc)
+				rc = dh_buf_addc(&arr, '"');
+		}
+		if (!rc)
+			rc = dh_buf_addc(&arr, '}');
+		if (rc) {
+			rc = dh_error_set(DH_ENOMEM, "out of memory");
+			break;
+		}
+		vals[0] = arr.data;
+		if ((rc = run(&res, ps, "dh_get_many", 1, vals, NULL, NULL, 1, "read", keys[start])))
+			break;
+		for (int r = 0; r < PQntuples(res) && !rc; r++) {
+			const unsigned char *o = (const unsigned char *)PQgetvalue(res, r, 0);
+			uint64_t ord = 0;
+
+			if (PQgetlength(res, r, 0) != 8) {
+				rc = dh_error_set(DH_EIO, "postgresql: cannot read '%s' in store '%s': unexpected reply",
+						  keys[start], ps->name);
+				break;
+			}
+			for (int b = 0; b < 8; b++)
+				ord = ord << 8 | o[b];
+			if (ord < 1 || ord > m)
+				continue;
+			rc = cb(start + ord - 1, PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1), payload);
+		}
+		PQclear(res);
+	}
+	dh_buf_release(&arr);
 	return rc;
 }
 
@@ -699,6 +769,7 @@ out:
 		.del = pg_del,                    \
 		.put_many = pg_put_many,          \
 		.flush = pg_flush,                \
+		.get_many = pg_get_many,          \
 	}
 
 const struct dh_store_ops dh_store_postgresql_ops = PG_OPS("postgresql");

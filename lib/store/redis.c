@@ -277,6 +277,79 @@ static int rd_get(struct dh_store *st, const char *key, struct dh_buf *out)
 	return rc;
 }
 
+/* Pipelined MGETs of BATCH_KEYS keys, at most 16 in flight. */
+static int rd_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct rd_store *rs = (struct rd_store *)st;
+	const char **argv = NULL;
+	size_t *lens = NULL, sent = 0, done = 0, chunk[16];
+	struct dh_buf kb = DH_BUF_INIT;
+	int rc, inflight = 0;
+
+	if ((rc = alive(rs, "read", keys[0])))
+		return rc;
+	argv = malloc((1 + BATCH_KEYS) * sizeof(*argv));
+	lens = malloc((1 + BATCH_KEYS) * sizeof(*lens));
+	if (!argv || !lens) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	argv[0] = "MGET";
+	lens[0] = 4;
+	while (done < n) {
+		/* send while there is room and keys are left */
+		while (!rc && sent < n && inflight < 16) {
+			size_t m = n - sent < BATCH_KEYS ? n - sent : BATCH_KEYS, off = 0;
+
+			dh_buf_reset(&kb);
+			for (size_t i = 0; i < m && !rc; i++)
+				if (dh_buf_add(&kb, rs->prefix, rs->plen) || dh_buf_add(&kb, keys[sent + i], strlen(keys[sent + i]) + 1))
+					rc = dh_error_set(DH_ENOMEM, "out of memory");
+			for (size_t i = 0; i < m && !rc; i++) {
+				argv[1 + i] = kb.data + off;
+				lens[1 + i] = strlen(kb.data + off);
+				off += lens[1 + i] + 1;
+			}
+			if (!rc && redisAppendCommandArgv(rs->c, (int)(1 + m), argv, lens) != REDIS_OK)
+				rc = rd_error(rs, NULL, "read", keys[sent]);
+			if (rc)
+				break;
+			chunk[inflight++] = m;
+			sent += m;
+		}
+		if (!inflight)
+			break;
+		/* read the oldest reply; after an error, only drain */
+		{
+			redisReply *r = NULL;
+			size_t m = chunk[0];
+
+			if (redisGetReply(rs->c, (void **)&r) != REDIS_OK) {
+				rc = rd_error(rs, NULL, "read", keys[done]);
+				goto out;
+			}
+			memmove(chunk, chunk + 1, (size_t)(--inflight) * sizeof(chunk[0]));
+			if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != m))
+				rc = rd_error(rs, r, "read", keys[done]);
+			for (size_t i = 0; !rc && i < m; i++) {
+				const redisReply *v = r->element[i];
+
+				if (v->type == REDIS_REPLY_STRING)
+					rc = cb(done + i, v->str, v->len, payload);
+				else if (v->type != REDIS_REPLY_NIL)
+					rc = rd_error(rs, v, "read", keys[done + i]);
+			}
+			freeReplyObject(r);
+			done += m;
+		}
+	}
+out:
+	dh_buf_release(&kb);
+	free(argv);
+	free(lens);
+	return rc;
+}
+
 static int rd_has(struct dh_store *st, const char *key)
 {
 	struct rd_store *rs = (struct rd_store *)st;
@@ -538,4 +611,5 @@ const struct dh_store_ops dh_store_redis_ops = {
 	.del = rd_del,
 	.put_many = rd_put_many,
 	.flush = rd_flush,
+	.get_many = rd_get_many,
 };

@@ -221,6 +221,28 @@ int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 	return 0;
 }
 
+int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(keys[i])))
+			return rc;
+	if (st->ops->get_many)
+		return n ? st->ops->get_many(st, keys, n, cb, payload) : 0;
+	for (i = 0; i < n && !rc; i++) {
+		rc = st->ops->get(st, keys[i], &b);
+		if (rc == DH_ENOTFOUND)
+			rc = 0;
+		else if (!rc)
+			rc = cb(i, b.data ? b.data : "", b.len, payload);
+	}
+	dh_buf_release(&b);
+	return rc;
+}
+
 int dh_store_has(struct dh_store *st, const char *key)
 {
 	int rc = key_check(key);

@@ -75,6 +75,32 @@ static int stop_cb(const char *key, void *payload)
 	return 42;
 }
 
+struct many_seen {
+	unsigned char hit[2500];
+	int calls, bad;
+};
+
+static const char *const *many_keys;
+
+static int many_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	struct many_seen *s = payload;
+
+	s->calls++;
+	if (i >= 2500 || len != strlen(many_keys[i]) || memcmp(data, many_keys[i], len))
+		s->bad++;
+	else
+		s->hit[i]++;
+	return 0;
+}
+
+static int many_stop_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	(void)i, (void)data, (void)len;
+	((struct many_seen *)payload)->calls++;
+	return 7;
+}
+
 static void values(struct dh_store *st, const char *uri)
 {
 	struct dh_buf b = DH_BUF_INIT;
@@ -116,6 +142,35 @@ static void values(struct dh_store *st, const char *uri)
 		dh_store_get(st, "m/2", &b);
 		ok(b.len == 3 && !memcmp(b.data, "two", 3), "%s: put_many value back", uri);
 		is_int(dh_store_has(st, "m/3"), 1, "%s: put_many empty value", uri);
+	}
+	{
+		/* 2500 keys: several statements / pipelined commands; odd ones missing, one twice */
+		static char names[2500][24];
+		const char *keys[2500];
+		struct dh_kv kvs[1250];
+		struct many_seen seen = { { 0 }, 0, 0 };
+
+		for (int i = 0; i < 2500; i++) {
+			snprintf(names[i], sizeof(names[i]), "g/\"{%d,}", i % 2 ? i : i / 2 * 2);
+			keys[i] = names[i];
+			if (i % 2 == 0)
+				kvs[i / 2] = (struct dh_kv){ names[i], names[i], strlen(names[i]) };
+		}
+		keys[2499] = names[0];
+		many_keys = keys;
+		is_int(dh_store_put_many(st, kvs, 1250), 0, "%s: put_many of 1250", uri);
+		is_int(dh_store_get_many(st, keys, 2500, many_cb, &seen), 0, "%s: get_many", uri);
+		ok(seen.calls == 1251 && seen.bad == 0, "%s: get_many calls back once per present key with its bytes (%d, %d bad)",
+		   uri, seen.calls, seen.bad);
+		ok(seen.hit[0] == 1 && seen.hit[2499] == 1 && seen.hit[1] == 0 && seen.hit[2498] == 1,
+		   "%s: get_many indices map to keys", uri);
+		seen.calls = 0;
+		is_int(dh_store_get_many(st, keys, 2500, many_stop_cb, &seen), 7, "%s: get_many stops at a non-zero return", uri);
+		is_int(seen.calls, 1, "%s: ... after one call", uri);
+		is_int(dh_store_get_many(st, (const char *[]){ "ok", "a//b" }, 2, many_cb, &seen), DH_EUSAGE,
+		       "%s: get_many checks keys", uri);
+		for (int i = 0; i < 2500; i += 2)
+			dh_store_del(st, names[i]);
 	}
 	is_int(dh_store_flush(st), 0, "%s: flush", uri);
 	free(data);
