@@ -5,6 +5,7 @@
  *                                      node batches of BATCH, then move a
  *                                      head; print "<seconds> <nodes/s> <MB/s>"
  *   bench-store get URI N SIZE         read back the nodes of `put` (verified)
+ *   bench-store get-many URI N SIZE    the same with dh_store_get_many, 1000 a call
  *   bench-store rows N SIZE            the same nodes as COPY text rows
  *                                      (key TAB \\x<hex>) for psql's COPY
  *   bench-store sqlite-raw FILE N SIZE the same rows inserted with the bare
@@ -43,6 +44,16 @@ static void node_bytes(unsigned char *out, size_t size, size_t i)
 		x ^= x << 17;
 		out[j] = (unsigned char)x;
 	}
+}
+
+static int check_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	char (*names)[DH_HASH_HEX + 1] = payload, got[DH_HASH_HEX + 1];
+
+	dh_node_name(got, data, len);
+	if (strcmp(got, names[i]))
+		return dh_error_set(DH_ECORRUPT, "node %s does not hash to its name", names[i]);
+	return 0;
 }
 
 static int fail(const char *what)
@@ -156,6 +167,22 @@ int main(int argc, char **argv)
 		if (dh_node_batch_write(b) || dh_head_cas(st, "bench", NULL, first))
 			return fail("write");
 		dh_node_batch_free(b);
+	} else if (!strcmp(argv[1], "get-many")) {
+		static char names[1000][DH_HASH_HEX + 1], keys[1000][DH_NODE_KEY_LEN + 1];
+		const char *kp[1000];
+
+		for (size_t i = 0; i < n; i += 1000) {
+			size_t m = n - i < 1000 ? n - i : 1000;
+
+			for (size_t j = 0; j < m; j++) {
+				node_bytes(data, size, i + j);
+				dh_node_name(names[j], data, size);
+				dh_node_key(keys[j], names[j]);
+				kp[j] = keys[j];
+			}
+			if (dh_store_get_many(st, kp, m, check_cb, names))
+				return fail("get_many");
+		}
 	} else {
 		struct dh_buf out = DH_BUF_INIT;
 
