@@ -117,8 +117,11 @@ static int pg_error(PGconn *conn, const PGresult *res, const char *store, const 
 		else if (!strncmp(state, "XX", 2) && strcmp(state, "XX000"))
 			code = DH_ECORRUPT;       /* data_corrupted, index_corrupted */
 	}
-	if (key)
-		return dh_error_set(code, "postgresql: cannot %s '%s' in store '%s': %s", what, key, store, msg);
+	if (key) {
+		/* a table dropped under an open store is a broken store, not an absent key */
+		return dh_error_set(code == DH_ENOTFOUND ? DH_EIO : code, "postgresql: cannot %s '%s' in store '%s': %s",
+				    what, key, store, msg);
+	}
 	return dh_error_set(code, "postgresql: cannot %s store '%s': %s", what, store, msg);
 }
 
@@ -169,9 +172,12 @@ static int table_name(char *out, size_t size, const char *t)
 	return 0;
 }
 
-/* libpq connection parameters that may be given in the query string. */
-static const char *const passthrough[] = {
-	"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "sslcompression",
+/*
+ * The query parameters a postgresql:// URI may carry: `table`, then libpq
+ * connection parameters passed through unchanged.
+ */
+static const char *const uri_params[] = {
+	"table", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "sslcompression",
 	"requiressl", "channel_binding", "gssencmode", "krbsrvname", "connect_timeout", "application_name",
 	"options", "passfile", "service", "target_session_attrs", "keepalives", "keepalives_idle",
 	"keepalives_interval", "keepalives_count", "tcp_user_timeout", "hostaddr", "client_encoding", NULL,
@@ -204,11 +210,11 @@ static int connect_server(struct pg_store *ps, const struct dh_uri *uri)
 		keys[n] = "dbname";
 		vals[n++] = uri->path + 1;
 	}
-	for (size_t i = 0; passthrough[i]; i++) {
-		const char *v = dh_uri_param(uri, passthrough[i]);
+	for (size_t i = 1; uri_params[i]; i++) {
+		const char *v = dh_uri_param(uri, uri_params[i]);
 
 		if (v) {
-			keys[n] = passthrough[i];
+			keys[n] = uri_params[i];
 			vals[n++] = v;
 		}
 	}
@@ -293,17 +299,11 @@ static int prepare_all(struct pg_store *ps)
 
 static int pg_open(struct dh_store **out, const struct dh_uri *uri, unsigned flags)
 {
-	static const char *const known[] = {
-		"table", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "sslcompression",
-		"requiressl", "channel_binding", "gssencmode", "krbsrvname", "connect_timeout", "application_name",
-		"options", "passfile", "service", "target_session_attrs", "keepalives", "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "hostaddr", "client_encoding", NULL,
-	};
 	struct pg_store *ps;
 	const char *table = dh_uri_param(uri, "table");
 	int rc, exists = 0;
 
-	if ((rc = dh_uri_check_params(uri, known)))
+	if ((rc = dh_uri_check_params(uri, uri_params)))
 		return rc;
 	if (strchr(uri->path[0] ? uri->path + 1 : "", '/'))
 		return dh_error_set(DH_EUSAGE, "postgresql URI path is one database name: postgresql://user@host:port/db");
