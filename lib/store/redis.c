@@ -222,10 +222,12 @@ static int rd_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 	{
 		/* shows in CLIENT LIST, so operators can tell dh's connections apart */
 		const char *argv[3] = { "CLIENT", "SETNAME", program_invocation_short_name };
+		int plain = argv[2][0] != '\0';
 
-		for (const char *c = argv[2]; *c; c++)
-			if (*c <= ' ' || *c >= 0x7f)
-				argv[2] = "dh";
+		for (const unsigned char *c = (const unsigned char *)argv[2]; *c; c++)
+			plain &= *c > ' ' && *c < 0x7f;
+		if (!plain)
+			argv[2] = "dh";
 		if ((rc = command(&r, rs, 3, argv, NULL, "open", NULL)))
 			goto out;
 		freeReplyObject(r);
