@@ -120,14 +120,7 @@ static int rd_error(struct rd_store *rs, const redisReply *reply, const char *wh
 /* A connection that failed once is not used again (replies could be out of step). */
 static int alive(struct rd_store *rs, const char *what, const char *key)
 {
-	if (rs->c && rs->c->err) {
-		if (key)
-			return dh_error_set(DH_EIO, "redis: cannot %s '%s' in store '%s': connection lost earlier: %s",
-					    what, key, rs->name, rs->c->errstr);
-		return dh_error_set(DH_EIO, "redis: cannot %s store '%s': connection lost earlier: %s", what, rs->name,
-				    rs->c->errstr);
-	}
-	return 0;
+	return rs->c && rs->c->err ? rd_error(rs, NULL, what, key) : 0;
 }
 
 /* Send one command and read its reply; an error reply is an error. */
