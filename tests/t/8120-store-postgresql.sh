@@ -58,6 +58,12 @@ test_expect_success 'postgres:// is the same store' '
 	echo "dh 1" >expect && test_cmp expect f
 '
 
+test_expect_success 'PGHOST, PGPORT, PGUSER and PGDATABASE fill what the URI leaves out' '
+	PGHOST=${hostport%:*} PGPORT=${hostport#*:} PGUSER=dh PGDATABASE=dh_test \
+		dh-store "postgresql:///?table=$t" get format >f &&
+	echo "dh 1" >expect && test_cmp expect f
+'
+
 test_expect_success 'the password comes from .pgpass or PGPASSWORD, as for psql' '
 	test -n "${PGPASSFILE:-}" && test -f "$PGPASSFILE" &&
 	pw=$(cut -d: -f5 "$PGPASSFILE") &&
