@@ -43,12 +43,20 @@ start)
 		die "initdb failed"
 	fi
 	rm -f "$DH_SERVERS_RUN/$name.pw"
-	if ! $asuser "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 -o \
+	# a port found free can be taken before the server binds it: try another
+	tries=0
+	while ! $asuser "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 -o \
 		"-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off" \
-		start >/dev/null 2>&1; then
-		tail -n 20 "$dir/postgres.log" >&2
-		die "pg_ctl start failed"
-	fi
+		start >/dev/null 2>&1; do
+		tries=$((tries + 1))
+		if [ "$tries" -ge 3 ]; then
+			tail -n 20 "$dir/postgres.log" >&2
+			"$0" stop
+			die "pg_ctl start failed"
+		fi
+		say "port $port: cannot start, trying another"
+		port=$(free_port)
+	done
 	head -n 1 "$dir/data/postmaster.pid" >"$DH_SERVERS_RUN/$name.pid"
 	echo "$dir/data" >"$DH_SERVERS_RUN/$name.match"
 	wait_for 20 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" || { "$0" stop; die "postgres did not answer"; }
