@@ -9,5 +9,9 @@
 extern const struct dh_store_ops dh_store_mem_ops;
 extern const struct dh_store_ops dh_store_file_ops;
 extern const struct dh_store_ops dh_store_lmdb_ops;
+extern const struct dh_store_ops dh_store_sqlite_ops;
+extern const struct dh_store_ops dh_store_postgresql_ops;
+extern const struct dh_store_ops dh_store_postgres_ops;
+extern const struct dh_store_ops dh_store_redis_ops;
 
 #endif
