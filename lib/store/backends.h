@@ -9,5 +9,8 @@
 extern const struct dh_store_ops dh_store_mem_ops;
 extern const struct dh_store_ops dh_store_file_ops;
 extern const struct dh_store_ops dh_store_lmdb_ops;
+extern const struct dh_store_ops dh_store_s3_ops;
+extern const struct dh_store_ops dh_store_gs_ops;
+extern const struct dh_store_ops dh_store_dynamodb_ops;
 
 #endif

@@ -22,6 +22,9 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
+#if DH_HAVE_CLOUD
+	&dh_store_s3_ops,
+#endif
 };
 
 #define MAX_EXTRA 64

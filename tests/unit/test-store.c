@@ -413,6 +413,7 @@ static int verify_cb(const char *key, void *payload)
 static void kill_test(const char *uri)
 {
 	int good = 1, heads = 0;
+	unsigned scale = 1;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -427,7 +428,9 @@ static void kill_test(const char *uri)
 		pid = fork();
 		if (pid == 0)
 			killed_writer(uri, (unsigned)(ts.tv_nsec + round));
-		usleep(20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
+		/* 20-100 ms, doubled after each round in which no head was ever
+		 * moved yet, so slow (network) stores get killed mid-work too */
+		usleep(scale * (20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000)));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		st = open_store(uri);
@@ -450,6 +453,8 @@ static void kill_test(const char *uri)
 		if (v.bad)
 			good = 0;
 		dh_store_close(st);
+		if (!heads && scale < 64)
+			scale *= 2;
 	}
 	ok(good, "%s: %d writers killed with SIGKILL: every visible node intact, head names a complete node",
 	   uri, KILL_ROUNDS);
