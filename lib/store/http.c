@@ -241,6 +241,9 @@ static int should_retry(struct dh_http *h, const struct dh_http_req *r)
 {
 	if (r->attempts > h->retries)
 		return 0;
+	if (r->once)
+		return r->curl_rc ? r->curl_rc == CURLE_COULDNT_CONNECT || r->curl_rc == CURLE_COULDNT_RESOLVE_HOST
+				  : r->status == 429 || r->status == 503;
 	if (r->curl_rc)
 		return transient_curl(r->curl_rc);
 	if (r->status == 408 || r->status == 429 || (r->status >= 500 && r->status != 501))

@@ -41,6 +41,10 @@ struct dh_http_req {
 	dh_http_sign_fn sign;        /* may be NULL */
 	void *ctx;
 	void *user;                  /* free for the caller's bookkeeping */
+	int once;                    /* a conditional write: retried only when it
+	                              * surely was not acted on (no connection,
+	                              * 429, 503), since a repeat of one that did
+	                              * land would fail its own condition */
 
 	/* results of the last attempt */
 	long status;                 /* HTTP status, 0 when no answer */

@@ -17,9 +17,11 @@
  * `If-None-Match: *`, replacing or deleting one first reads it (value and
  * ETag), compares the value and then writes with `If-Match: <etag>`; 412
  * Precondition Failed (or 409 ConditionalRequestConflict from a concurrent
- * conditional write) means another writer won.  When such an answer comes
- * to a retried request, the head is read back: if it already holds our
- * value, our first attempt did land and the swap succeeded.
+ * conditional write) means another writer won.  A conditional write is
+ * retried only when it cannot have been acted on (no connection, 429, 503):
+ * after a lost answer the outcome is unknown and reported as an I/O error,
+ * never guessed, since a repeat of a write that did land would fail its
+ * own condition and look like a lost race.
  *
  * A PUT is durable when S3 answers 200, so flush() has nothing to do.
  * Server error bodies are reduced to their <Code> and <Message>: a
@@ -287,6 +289,7 @@ static int s3_put_cond(struct s3_store *s, const char *key, const void *data, si
 		return rc;
 	q.content_type = "application/octet-stream";
 	if (cond_name) {
+		q.r.once = 1;
 		q.cond_name = cond_name;
 		snprintf(q.cond_value, sizeof(q.cond_value), "%s", cond_value);
 	}
@@ -368,6 +371,7 @@ static int s3_del_cond(struct s3_store *s, const char *key, const char *etag)
 	if ((rc = req_init(&q, s, "DELETE", key, NULL, NULL, 0)))
 		return rc;
 	if (etag) {
+		q.r.once = 1;
 		q.cond_name = "If-Match";
 		snprintf(q.cond_value, sizeof(q.cond_value), "%s", etag);
 	}
@@ -448,33 +452,19 @@ static int trimmed_equal(const struct dh_buf *b, const char *s)
 	return n == strlen(s) && !memcmp(b->data, s, n);
 }
 
-/* After a conflict on a retried write: did our earlier attempt land? */
-static int landed(struct s3_store *s, const char *key, const char *new)
-{
-	struct dh_buf b = DH_BUF_INIT;
-	int rc = s3_get(&s->base, key, &b), yes;
-
-	yes = new ? rc == 0 && trimmed_equal(&b, new) : rc == DH_ENOTFOUND;
-	dh_buf_release(&b);
-	return yes;
-}
-
 static int s3_cas(struct dh_store *st, const char *key, const char *old, const char *new)
 {
 	struct s3_store *s = (struct s3_store *)st;
 	struct s3_req q;
 	char etag[160];
-	int rc, attempts = 1;
+	int rc;
 
 	if (!old) {
 		if (!new) {
 			rc = s3_has(st, key);
 			return rc < 0 ? rc : rc ? dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key) : 0;
 		}
-		rc = s3_put_cond(s, key, new, strlen(new), "If-None-Match", "*", &attempts);
-		if (rc == DH_ECONFLICT && attempts > 1 && landed(s, key, new))
-			rc = 0;
-		return rc;
+		return s3_put_cond(s, key, new, strlen(new), "If-None-Match", "*", NULL);
 	}
 	if ((rc = req_init(&q, s, "GET", key, NULL, NULL, 0)))
 		return rc;
@@ -494,14 +484,9 @@ static int s3_cas(struct dh_store *st, const char *key, const char *old, const c
 	req_release(&q);
 	if (rc)
 		return rc;
-	if (new) {
-		rc = s3_put_cond(s, key, new, strlen(new), "If-Match", etag, &attempts);
-	} else {
-		rc = s3_del_cond(s, key, etag);
-	}
-	if (rc == DH_ECONFLICT && attempts > 1 && landed(s, key, new))
-		rc = 0;
-	return rc;
+	if (new)
+		return s3_put_cond(s, key, new, strlen(new), "If-Match", etag, NULL);
+	return s3_del_cond(s, key, etag);
 }
 
 /* ---- open and close ---- */
