@@ -1,7 +1,9 @@
 #!/bin/sh
-# server-s3.sh start|stop - a local S3 for the tests: s3rver (npm) behind
-# emulators/cond-proxy.js, which makes uploads atomic and enforces the
-# conditional writes s3rver ignores.  Bucket dh-test exists; path-style;
+# server-s3.sh start|stop - a local S3 for the tests: s3rver (npm, run by
+# emulators/s3rver-server.js, which makes its object writes atomic) behind
+# emulators/cond-proxy.js, which passes on only complete uploads, serializes
+# the requests on each object and enforces the conditional writes s3rver
+# ignores.  Bucket dh-test exists; path-style;
 # s3rver checks the access key id (S3RVER) but not the signature.
 set -eu
 DH_NAME=server-s3
@@ -23,9 +25,9 @@ mkdir -p "$dir/data"
 # OpenSSL 3 offers only through the legacy provider.
 flags=
 node --openssl-legacy-provider -e 0 >/dev/null 2>&1 && flags=--openssl-legacy-provider
-nohup node $flags "$emu_modules/s3rver/bin/s3rver.js" -d "$dir/data" -a 127.0.0.1 -p 0 \
-	--configure-bucket dh-test >"$dir/s3rver.log" 2>&1 &
-emu_record s3 $! "s3rver.js -d $dir/data"
+nohup node $flags "$here/emulators/s3rver-server.js" --modules "$emu_modules" --directory "$dir/data" \
+	--bucket dh-test >"$dir/s3rver.log" 2>&1 &
+emu_record s3 $! "s3rver-server.js --modules $emu_modules --directory $dir/data"
 port=$(emu_wait_line 30 "$dir/s3rver.log") || { tail -n 20 "$dir/s3rver.log" >&2; emu_stop s3; emu_die "s3rver did not start"; }
 nohup node "$here/emulators/cond-proxy.js" --kind s3 --target "http://127.0.0.1:$port" \
 	>"$dir/proxy.log" 2>&1 &

@@ -399,3 +399,15 @@ int dh_http_encode(struct dh_buf *b, const char *s, int keep_slash)
 		rc = dh_buf_add(b, "", 0);
 	return rc;
 }
+
+int dh_cloud_hidden(const char *key)
+{
+	const char *c;
+
+	if (!*key || key[0] == '.' || key[strlen(key) - 1] == '/')
+		return 1;
+	for (c = key; (c = strchr(c, '/')); c++)
+		if (c[1] == '.' || c[1] == '/')
+			return 1;
+	return 0;
+}

@@ -103,6 +103,13 @@ const char *dh_http_failure(const struct dh_http_req *r);
 struct dh_uri;
 int dh_http_uri_options(const struct dh_uri *uri, int *retries, int *timeout_s);
 
+/*
+ * 1 when object name `key` (below the store's prefix) is no store key: a
+ * component starts with '.' (a file store's .lock and temporary files, as
+ * uploaded by `aws s3 sync`) or it ends in '/' (a "folder" marker).
+ */
+int dh_cloud_hidden(const char *key);
+
 /* Append `s` percent-encoded (RFC 3986 unreserved kept; '/' kept when keep_slash). */
 int dh_http_encode(struct dh_buf *b, const char *s, int keep_slash);
 

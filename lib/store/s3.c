@@ -23,6 +23,10 @@
  * never guessed, since a repeat of a write that did land would fail its
  * own condition and look like a lost race.
  *
+ * As on the file backend, names with a component starting with '.' are not
+ * keys: list() skips them, so the `.lock` and temporary files of a file
+ * store uploaded with `aws s3 sync` do not show.
+ *
  * A PUT is durable when S3 answers 200, so flush() has nothing to do.
  * Server error bodies are reduced to their <Code> and <Message>: a
  * SignatureDoesNotMatch answer echoes the signature, which must not reach
@@ -426,7 +430,7 @@ static int s3_list(struct dh_store *st, const char *prefix, dh_list_cb cb, void 
 			if (!ce)
 				break;
 			if (xml_text(p, (size_t)(ce - p), "Key", key, DH_KEY_MAX * 2 + 64) && !strncmp(key, s->prefix, plen) &&
-			    key[plen])
+			    key[plen] && !dh_cloud_hidden(key + plen))
 				rc = cb(key + plen, payload);
 			p = ce;
 		}

@@ -6,6 +6,8 @@
 //  * atomic uploads: every request body is received in full before it is
 //    passed on, so a client killed mid-upload never leaves half an object
 //    (s3rver writes objects in place while they arrive);
+//  * one request at a time on each object, so a read never meets a write
+//    half-way;
 //  * conditional writes: S3's If-None-Match: * and If-Match: <etag> on PUT
 //    and DELETE, and GCS's ifGenerationMatch=<n> on uploads and deletes, are
 //    checked against the object's current ETag or generation, one request
@@ -81,17 +83,31 @@ function failed(res, kind) {
 
 const unq = (s) => (s || '').replace(/^W\//, '').replace(/"/g, '');
 
-// The condition of a request, or null: { key, check(current) } where
-// current() resolves to the object's ETag/generation or null when absent.
-function condition(req, url) {
+// The object a request is about ("bucket/name"), or null for bucket-level
+// requests (listings).  Requests on one object run one at a time, so no
+// read sees an object half-way through a write.
+function objectOf(req, url) {
+  if (kind === 's3') {
+    const m = url.pathname.match(/^\/([^/]+)\/(.+)$/);
+    return m ? m[1] + '/' + decodeURIComponent(m[2]) : null;
+  }
+  let m = url.pathname.match(/^\/upload\/storage\/v1\/b\/([^/]+)\/o$/);
+  if (m && url.searchParams.get('name') !== null) return m[1] + '/' + url.searchParams.get('name');
+  m = url.pathname.match(/^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/);
+  return m ? m[1] + '/' + decodeURIComponent(m[2]) : null;
+}
+
+// The condition of a request on object `obj`, or null: current() resolves
+// to the object's ETag or generation (null when absent), holds(current)
+// says whether the write may go ahead.
+function condition(req, url, obj) {
   if (kind === 's3') {
     if (req.method !== 'PUT' && req.method !== 'DELETE') return null;
     const im = req.headers['if-match'], inm = req.headers['if-none-match'];
     if (im === undefined && inm === undefined) return null;
     return {
-      key: url.pathname,
-      current: async (headers) => {
-        const h = Object.assign({}, headers);
+      current: async () => {
+        const h = Object.assign({}, req.headers);
         delete h['if-match']; delete h['if-none-match']; delete h['content-length']; delete h['content-type'];
         const r = await upstream('HEAD', url.pathname, h, null);
         return r.status === 200 ? unq(r.headers.etag) : null;
@@ -100,15 +116,10 @@ function condition(req, url) {
     };
   }
   const g = url.searchParams.get('ifGenerationMatch');
-  if (g === null) return null;
-  let bucket, name;
-  let m = url.pathname.match(/^\/upload\/storage\/v1\/b\/([^/]+)\/o$/);
-  if (m && req.method === 'POST') { bucket = m[1]; name = url.searchParams.get('name'); }
-  m = url.pathname.match(/^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/);
-  if (m && req.method === 'DELETE') { bucket = m[1]; name = decodeURIComponent(m[2]); }
-  if (!bucket || name === null) return null;
+  if (g === null || (req.method !== 'POST' && req.method !== 'DELETE')) return null;
+  const slash = obj.indexOf('/');
+  const bucket = obj.slice(0, slash), name = obj.slice(slash + 1);
   return {
-    key: bucket + '/' + name,
     current: async () => {
       const r = await upstream('GET', `/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}`, {}, null);
       if (r.status !== 200) return null;
@@ -128,16 +139,18 @@ const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const hasBody = body.length > 0 || req.method === 'PUT' || req.method === 'POST';
     try {
-      const c = condition(req, url);
-      if (!c) {
+      const obj = objectOf(req, url);
+      if (obj === null) {
         reply(res, await upstream(req.method, req.url, req.headers, hasBody ? body : null));
         return;
       }
-      await withLock(c.key, async () => {
-        const cur = await c.current(req.headers);
-        if (!c.holds(cur)) { failed(res, kind); return; }
+      await withLock(obj, async () => {
+        const c = condition(req, url, obj);
         const h = Object.assign({}, req.headers);
-        delete h['if-match']; delete h['if-none-match'];
+        if (c) {
+          if (!c.holds(await c.current())) { failed(res, kind); return; }
+          delete h['if-match']; delete h['if-none-match'];
+        }
         reply(res, await upstream(req.method, req.url, h, hasBody ? body : null));
       });
     } catch (e) {
