@@ -24,6 +24,7 @@ static const struct dh_store_ops *const builtin[] = {
 #endif
 #if DH_HAVE_CLOUD
 	&dh_store_s3_ops,
+	&dh_store_dynamodb_ops,
 #endif
 };
 
