@@ -537,6 +537,102 @@ static void server_down(void)
 	ok(strstr(dh_errmsg(), uri) && strstr(dh_errmsg(), "2 attempts"), "s3: ... naming the store: %s", dh_errmsg());
 }
 
+/* ---- dynamodb at the request level ---- */
+
+#define DESCRIBE_OK "{\"Table\":{\"TableStatus\":\"ACTIVE\",\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":\"HASH\"}]}}"
+
+static int body_has(int i, const char *s)
+{
+	return srv.reqs[i].body.data && strstr(srv.reqs[i].body.data, s) != NULL;
+}
+
+static void ddb_requests(void)
+{
+	struct dh_store *st = NULL;
+	struct dh_buf b = DH_BUF_INIT;
+	char uri[256], v[512];
+	int rc;
+
+	snprintf(uri, sizeof(uri), "dynamodb://dh-table?endpoint=http://127.0.0.1:%d&region=eu-west-1&retries=2", srv.port);
+	reset();
+	script(200, NULL, DESCRIBE_OK);
+	rc = dh_store_open(&st, uri, 0);
+	if (!ok(rc == 0, "dynamodb: open against the capture server")) {
+		tap_diag("%s", dh_errmsg());
+		return;
+	}
+	ok(header(&srv.reqs[0], "X-Amz-Target", v, sizeof(v)) && !strcmp(v, "DynamoDB_20120810.DescribeTable"),
+	   "dynamodb: open describes the table");
+	ok(header(&srv.reqs[0], "Authorization", v, sizeof(v)) && strstr(v, "/eu-west-1/dynamodb/aws4_request") &&
+	   strstr(v, "SignedHeaders=content-type;host;x-amz-date;x-amz-target,"),
+	   "dynamodb: signed with SigV4 for service dynamodb, target header signed");
+
+	reset();
+	script(200, NULL, "{}");
+	is_int(dh_store_cas(st, "heads/main", NULL, "v1"), 0, "dynamodb: CAS from absent");
+	ok(header(&srv.reqs[0], "X-Amz-Target", v, sizeof(v)) && !strcmp(v, "DynamoDB_20120810.PutItem") &&
+	   body_has(0, "\"ConditionExpression\":\"attribute_not_exists(#k)\"") && body_has(0, "\"#k\":\"k\"") &&
+	   body_has(0, "\"v\":{\"B\":\"djE=\"}"),
+	   "dynamodb: ... is a PutItem conditional on attribute_not_exists(k): %s", srv.reqs[0].body.data);
+
+	reset();
+	script(400, NULL, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException\","
+			  "\"message\":\"The conditional request failed\"}");
+	is_int(dh_store_cas(st, "heads/main", NULL, "v1"), DH_ECONFLICT, "dynamodb: ConditionalCheckFailed is a conflict");
+	is_int(srv.nreq, 1, "dynamodb: ... not retried");
+
+	reset();
+	script(200, NULL, "{}");
+	is_int(dh_store_cas(st, "heads/main", "v1", "v2"), 0, "dynamodb: CAS replace");
+	ok(srv.nreq == 1 && body_has(0, "\"ConditionExpression\":\"#v = :old OR #v = :oldnl\"") &&
+	   body_has(0, "\":old\":{\"B\":\"djE=\"}") && body_has(0, "\"v\":{\"B\":\"djI=\"}"),
+	   "dynamodb: replace is one PutItem conditional on the old value: %s", srv.reqs[0].body.data);
+
+	reset();
+	script(200, NULL, "{}");
+	is_int(dh_store_cas(st, "heads/main", "v2", NULL), 0, "dynamodb: CAS delete");
+	ok(header(&srv.reqs[0], "X-Amz-Target", v, sizeof(v)) && !strcmp(v, "DynamoDB_20120810.DeleteItem") &&
+	   body_has(0, "\":old\":{\"B\":\"djI=\"}"), "dynamodb: ... a conditional DeleteItem");
+
+	reset();
+	script(400, NULL, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException\"}");
+	script(400, NULL, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\"}");
+	script(200, NULL, "{\"Item\":{\"k\":{\"S\":\"format\"},\"v\":{\"B\":\"ZGggMQo=\"}}}");
+	rc = dh_store_get(st, "format", &b);
+	ok(rc == 0 && b.len == 5 && !memcmp(b.data, "dh 1\n", 5), "dynamodb: throttling answers are retried");
+	is_int(srv.nreq, 3, "dynamodb: ... twice");
+	ok(body_has(2, "\"ConsistentRead\":true"), "dynamodb: reads are strongly consistent");
+
+	reset();
+	script(400, NULL, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException\"}");
+	is_int(dh_store_get(st, "format", &b), DH_ENOTFOUND, "dynamodb: a missing table is not-found");
+	ok(strstr(dh_errmsg(), "no DynamoDB table 'dh-table'") != NULL, "dynamodb: ... naming it: %s", dh_errmsg());
+
+	reset();
+	script(400, NULL, "{\"__type\":\"com.amazon.coral.service#UnrecognizedClientException\","
+			  "\"message\":\"The security token included in the request is invalid.\"}");
+	is_int(dh_store_get(st, "format", &b), DH_EAUTH, "dynamodb: UnrecognizedClient is an auth error");
+
+	reset();
+	{
+		size_t big = 800 * 1000;
+		char *data = calloc(1, big);
+
+		script(200, NULL, "{\"UnprocessedItems\":{}}");
+		script(200, NULL, "{}");
+		is_int(dh_store_put(st, "k/big", data, big), 0, "dynamodb: a value over 400 KB is stored");
+		ok(srv.nreq == 2 && header(&srv.reqs[0], "X-Amz-Target", v, sizeof(v)) &&
+		   !strcmp(v, "DynamoDB_20120810.BatchWriteItem") && body_has(0, "\"k/big ") && body_has(0, " 2\"}"),
+		   "dynamodb: ... as 3 chunk items in one BatchWriteItem");
+		ok(header(&srv.reqs[1], "X-Amz-Target", v, sizeof(v)) && !strcmp(v, "DynamoDB_20120810.PutItem") &&
+		   body_has(1, "\"n\":{\"N\":\"3\"}") && body_has(1, "\"z\":{\"N\":\"800000\"}"),
+		   "dynamodb: ... then the manifest item");
+		free(data);
+	}
+	dh_store_close(st);
+	dh_buf_release(&b);
+}
+
 int main(void)
 {
 	sigv4_vectors();
@@ -546,6 +642,7 @@ int main(void)
 		return done_testing();
 	}
 	s3_requests();
+	ddb_requests();
 	usage_errors();
 	server_down();
 	return done_testing();
