@@ -22,6 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "dh.h"
 #include "store/http.h"
 #include "store/sigv4.h"
@@ -633,6 +637,190 @@ static void ddb_requests(void)
 	dh_buf_release(&b);
 }
 
+/* ---- gs at the request level, with a service-account key ---- */
+
+static int b64url_decode(const char *in, size_t n, struct dh_buf *out)
+{
+	struct dh_buf t = DH_BUF_INIT;
+	int got;
+
+	for (size_t i = 0; i < n; i++)
+		dh_buf_addc(&t, in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i]);
+	while (t.len % 4)
+		dh_buf_addc(&t, '=');
+	dh_buf_reset(out);
+	dh_buf_grow(out, t.len);
+	got = EVP_DecodeBlock((unsigned char *)out->data, (unsigned char *)t.data, (int)t.len);
+	if (got >= 0) {
+		out->len = (size_t)got - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
+		out->data[out->len] = '\0';
+	}
+	dh_buf_release(&t);
+	return got < 0 ? -1 : 0;
+}
+
+/* Check the JWT assertion of a token request: RS256 by `key`, claims right. */
+static void check_jwt(const char *body, EVP_PKEY *key, const char *token_uri)
+{
+	const char *a = strstr(body, "assertion=");
+	struct dh_buf jwt = DH_BUF_INIT, part = DH_BUF_INIT, sig = DH_BUF_INIT;
+	char *dot1, *dot2;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	json_t *claims;
+
+	static const char grant[] = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=";
+
+	ok(!strncmp(body, grant, strlen(grant)),
+	   "gs: the token request is a jwt-bearer grant");
+	if (!a)
+		return;
+	jwt.len = 0;
+	for (a += 10; *a; a++) {
+		if (a[0] == '%' && a[1] && a[2]) {
+			char h[3] = { a[1], a[2], 0 };
+
+			dh_buf_addc(&jwt, (char)strtol(h, NULL, 16));
+			a += 2;
+		} else {
+			dh_buf_addc(&jwt, *a);
+		}
+	}
+	dot1 = strchr(jwt.data, '.');
+	dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	if (!ok(dot1 && dot2, "gs: the assertion is a JWT"))
+		return;
+	b64url_decode(jwt.data, (size_t)(dot1 - jwt.data), &part);
+	ok(strstr(part.data, "\"alg\":\"RS256\"") != NULL, "gs: JWT header says RS256: %s", part.data);
+	b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &part);
+	claims = json_loads(part.data, 0, NULL);
+	ok(claims && !strcmp(json_string_value(json_object_get(claims, "iss")), "dh-test@demo.iam.gserviceaccount.com") &&
+	   !strcmp(json_string_value(json_object_get(claims, "aud")), token_uri) &&
+	   !strcmp(json_string_value(json_object_get(claims, "scope")),
+		   "https://www.googleapis.com/auth/devstorage.read_write") &&
+	   json_integer_value(json_object_get(claims, "exp")) - json_integer_value(json_object_get(claims, "iat")) == 3600,
+	   "gs: JWT claims: iss, aud = token_uri, storage scope, one hour: %s", part.data);
+	json_decref(claims);
+	b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig);
+	ok(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+	   EVP_DigestVerify(md, (unsigned char *)sig.data, sig.len, (unsigned char *)jwt.data,
+			    (size_t)(dot2 - jwt.data)) == 1,
+	   "gs: the JWT signature verifies with the service account's public key");
+	EVP_MD_CTX_free(md);
+	dh_buf_release(&jwt);
+	dh_buf_release(&part);
+	dh_buf_release(&sig);
+}
+
+static void gs_requests(void)
+{
+	char keyfile[] = "/tmp/dh-test-gs-key-XXXXXX", uri[256], token_uri[128], v[512];
+	struct dh_store *st = NULL;
+	struct dh_buf b = DH_BUF_INIT;
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	long pemlen;
+	json_t *j;
+	int fd, rc;
+
+	PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+	pemlen = BIO_get_mem_data(bio, &pem);
+	snprintf(token_uri, sizeof(token_uri), "http://127.0.0.1:%d/token", srv.port);
+	j = json_pack("{s:s,s:s,s:s%,s:s,s:s}", "type", "service_account", "client_email",
+		      "dh-test@demo.iam.gserviceaccount.com", "private_key", pem, (size_t)pemlen, "token_uri", token_uri,
+		      "project_id", "demo");
+	fd = mkstemp(keyfile);
+	close(fd);
+	json_dump_file(j, keyfile, 0);
+	json_decref(j);
+	BIO_free(bio);
+	setenv("GOOGLE_APPLICATION_CREDENTIALS", keyfile, 1);
+	unsetenv("STORAGE_EMULATOR_HOST");
+	snprintf(uri, sizeof(uri), "gs://dh-gbucket/db?endpoint=http://127.0.0.1:%d&retries=2", srv.port);
+
+	reset();
+	script(200, NULL, "{\"access_token\":\"ya29.test-token\",\"expires_in\":3600,\"token_type\":\"Bearer\"}");
+	script(200, NULL, "{}");
+	rc = dh_store_open(&st, uri, 0);
+	if (!ok(rc == 0, "gs: open with a service-account key")) {
+		tap_diag("%s", dh_errmsg());
+		goto out;
+	}
+	ok(srv.nreq == 2 && !strcmp(srv.reqs[0].method, "POST") && !strcmp(srv.reqs[0].target, "/token"),
+	   "gs: first a token request to the key's token_uri");
+	check_jwt(srv.reqs[0].body.data ? srv.reqs[0].body.data : "", key, token_uri);
+	ok(!strcmp(srv.reqs[1].target, "/storage/v1/b/dh-gbucket/o?maxResults=1&fields=nextPageToken&prefix=db%2F") &&
+	   header(&srv.reqs[1], "Authorization", v, sizeof(v)) && !strcmp(v, "Bearer ya29.test-token"),
+	   "gs: then the bucket probe, with the token (%s)", srv.reqs[1].target);
+
+	reset();
+	script(200, NULL, "{\"generation\":\"1\"}");
+	is_int(dh_store_cas(st, "heads/main", NULL, "v1"), 0, "gs: CAS from absent");
+	ok(srv.nreq == 1 && !strcmp(srv.reqs[0].method, "POST") &&
+	   !strcmp(srv.reqs[0].target, "/upload/storage/v1/b/dh-gbucket/o?uploadType=media&ifGenerationMatch=0&name=db%2Fheads%2Fmain"),
+	   "gs: ... is a media upload with ifGenerationMatch=0 (%s), the token reused", srv.reqs[0].target);
+
+	reset();
+	script(412, NULL, "{\"error\":{\"code\":412,\"message\":\"conditionNotMet\"}}");
+	is_int(dh_store_cas(st, "heads/main", NULL, "v1"), DH_ECONFLICT, "gs: 412 is a conflict");
+
+	reset();
+	script(200, "x-goog-generation: 1700000000123\r\n", "v1");
+	script(200, NULL, "{}");
+	is_int(dh_store_cas(st, "heads/main", "v1", "v2"), 0, "gs: CAS replace");
+	ok(srv.nreq == 2 && !strcmp(srv.reqs[0].target, "/storage/v1/b/dh-gbucket/o/db%2Fheads%2Fmain?alt=media") &&
+	   strstr(srv.reqs[1].target, "ifGenerationMatch=1700000000123&name=db%2Fheads%2Fmain"),
+	   "gs: ... reads with alt=media, writes with ifGenerationMatch=<generation read> (%s)", srv.reqs[1].target);
+
+	reset();
+	script(200, "x-goog-generation: 77\r\n", "v2");
+	script(204, NULL, "");
+	is_int(dh_store_cas(st, "heads/main", "v2", NULL), 0, "gs: CAS delete");
+	ok(srv.nreq == 2 && !strcmp(srv.reqs[1].method, "DELETE") &&
+	   !strcmp(srv.reqs[1].target, "/storage/v1/b/dh-gbucket/o/db%2Fheads%2Fmain?ifGenerationMatch=77"),
+	   "gs: ... a DELETE with ifGenerationMatch (%s)", srv.reqs[1].target);
+
+	reset();
+	script(200, NULL, "{\"items\":[{\"name\":\"db/heads/a\"},{\"name\":\"db/.lock\"}],\"nextPageToken\":\"p/2\"}");
+	script(200, NULL, "{\"items\":[{\"name\":\"db/heads/b\"}]}");
+	dh_head_list(st, noop_cb, NULL);
+	ok(srv.nreq == 2 && strstr(srv.reqs[1].target, "&pageToken=p%2F2"), "gs: listing follows page tokens (%s)",
+	   srv.reqs[1].target);
+	dh_store_close(st);
+	st = NULL;
+
+	reset();
+	script(400, NULL, "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}");
+	rc = dh_store_open(&st, uri, 0);
+	is_int(rc, DH_EAUTH, "gs: a refused key is an auth error");
+	ok(strstr(dh_errmsg(), "invalid_grant") && strstr(dh_errmsg(), keyfile) && !strstr(dh_errmsg(), "PRIVATE") &&
+	   !strstr(dh_errmsg(), "eyJ"), "gs: ... naming the key file, not the key or the assertion: %s", dh_errmsg());
+
+	{
+		char emu[64];
+
+		snprintf(emu, sizeof(emu), "127.0.0.1:%d", srv.port);
+		setenv("STORAGE_EMULATOR_HOST", emu, 1);
+		reset();
+		script(200, NULL, "{}");
+		script(200, NULL, "v");
+		rc = dh_store_open(&st, "gs://dh-gbucket/db", 0);
+		ok(rc == 0 && srv.nreq == 1 && !header(&srv.reqs[0], "Authorization", v, sizeof(v)),
+		   "gs: STORAGE_EMULATOR_HOST=host:port is used, without credentials");
+		if (!rc)
+			dh_store_get(st, "format", &b);
+		ok(srv.nreq == 2 && !strcmp(srv.reqs[1].target, "/storage/v1/b/dh-gbucket/o/db%2Fformat?alt=media"),
+		   "gs: ... for every request");
+		dh_store_close(st);
+		unsetenv("STORAGE_EMULATOR_HOST");
+	}
+out:
+	unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+	unlink(keyfile);
+	EVP_PKEY_free(key);
+	dh_buf_release(&b);
+}
+
 int main(void)
 {
 	sigv4_vectors();
@@ -643,6 +831,7 @@ int main(void)
 	}
 	s3_requests();
 	ddb_requests();
+	gs_requests();
 	usage_errors();
 	server_down();
 	return done_testing();
