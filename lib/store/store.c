@@ -56,7 +56,7 @@ const struct dh_store_ops *dh_store_lookup(const char *scheme)
 
 static int ops_check(const struct dh_store_ops *ops)
 {
-	const char *c;
+	const char *c, *missing;
 
 	if (!ops || ops->api_version != DH_BACKEND_API_VERSION)
 		return dh_error_set(DH_EUSAGE, "backend API version %u, this libdh speaks %u",
@@ -66,8 +66,10 @@ static int ops_check(const struct dh_store_ops *ops)
 	for (c = ops->scheme; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' || *c == '-' || *c == '.'))
 			return dh_error_set(DH_EUSAGE, "bad backend scheme '%s'", ops->scheme);
-	if (!ops->open || !ops->close || !ops->get || !ops->put || !ops->has || !ops->list || !ops->cas)
-		return dh_error_set(DH_EUSAGE, "backend '%s' lacks a required operation", ops->scheme);
+	missing = !ops->open ? "open" : !ops->close ? "close" : !ops->get ? "get" : !ops->put ? "put" :
+		  !ops->has ? "has" : !ops->list ? "list" : !ops->cas ? "cas" : NULL;
+	if (missing)
+		return dh_error_set(DH_EUSAGE, "backend '%s' lacks the required operation %s()", ops->scheme, missing);
 	return 0;
 }
 
