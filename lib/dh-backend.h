@@ -119,14 +119,14 @@ struct dh_store_ops {
 	int (*list)(struct dh_store *st, const char *prefix, dh_list_cb cb, void *payload);
 	/*
 	 * Compare-and-swap the mutable key `key` (a head): if it holds exactly
-	 * the string `old` (old == NULL: it must be absent), set it to the
-	 * string `new` (new == NULL: delete it).  First make every value put
+	 * the string `old_value` (NULL: it must be absent), set it to the
+	 * string `new_value` (NULL: delete it).  First make every value put
 	 * through this handle durable, so a head never names data a crash could
 	 * lose.  Atomic against every other writer.  DH_ECONFLICT with a
 	 * message naming the key when the current value differs; nothing
 	 * changes then.
 	 */
-	int (*cas)(struct dh_store *st, const char *key, const char *old, const char *new);
+	int (*cas)(struct dh_store *st, const char *key, const char *old_value, const char *new_value);
 
 	/* ---- optional: NULL when unsupported ---- */
 

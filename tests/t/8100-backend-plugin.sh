@@ -8,30 +8,6 @@ bad_dir=$DH_BUILD/tests/plugins/bad
 DH_BACKEND_PATH=$flatdir_dir
 export DH_BACKEND_PATH
 
-# Run a TAP-printing command and count each of its checks as one of ours.
-test_tap_import() {
-	"$@" >"$TRASH/.tap" 2>&1
-	rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*)
-			test_count=$((test_count + 1))
-			echo "ok $test_count -${line#ok [0-9]* -}";;
-		"not ok "*)
-			test_count=$((test_count + 1))
-			test_failures=$((test_failures + 1))
-			echo "not ok $test_count -${line#not ok [0-9]* -}";;
-		"#"*)
-			echo "$line";;
-		esac
-	done <"$TRASH/.tap"
-	if [ "$rc" -ne 0 ]; then
-		test_count=$((test_count + 1))
-		test_failures=$((test_failures + 1))
-		echo "not ok $test_count - $* exited $rc"
-	fi
-}
-
 test_tap_import test-store "flatdir://$TRASH/conformance"
 
 test_expect_success 'a file store to copy' '
