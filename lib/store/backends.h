@@ -10,6 +10,7 @@
 extern const struct dh_store_ops dh_store_mem_ops;
 extern const struct dh_store_ops dh_store_file_ops;
 extern const struct dh_store_ops dh_store_lmdb_ops;
+extern const struct dh_store_ops dh_store_tiered_ops;
 
 /*
  * dh_store_register_all() - register the `n` tables of `ops` all together:

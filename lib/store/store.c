@@ -23,6 +23,7 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
+	&dh_store_tiered_ops,
 };
 
 #define MAX_EXTRA 64

@@ -355,7 +355,8 @@ static void race(struct dh_store *st, const char *uri)
 
 /* ---- a writer killed mid-write ---- */
 
-static void killed_writer(const char *uri, unsigned seed)
+/* Writes nodes and moves a head until killed; says so on `ready` after the first move. */
+static void killed_writer(const char *uri, unsigned seed, int ready)
 {
 	struct dh_store *st = open_store(uri);
 	struct dh_node_batch *batch;
@@ -378,12 +379,18 @@ static void killed_writer(const char *uri, unsigned seed)
 			else
 				dh_node_batch_add(batch, data, n, name);
 		}
-		if (dh_node_batch_write(batch))
+		if (dh_node_batch_write(batch) || dh_head_cas(st, "killtest", have_head ? head : NULL, name)) {
+			fprintf(stderr, "# killed writer: %s\n", dh_errmsg());
 			_exit(1);
-		if (dh_head_cas(st, "killtest", have_head ? head : NULL, name))
-			_exit(1);
+		}
 		memcpy(head, name, sizeof(head));
 		have_head = 1;
+		if (ready >= 0) {
+			if (write(ready, "", 1) != 1)
+				_exit(1);
+			close(ready);
+			ready = -1;
+		}
 	}
 }
 
@@ -423,10 +430,28 @@ static void kill_test(const char *uri)
 		char head[DH_HASH_HEX + 1];
 		int rc;
 
+		int ready[2];
+		char c;
+
+		/*
+		 * Odd rounds kill after a fixed delay, maybe before any head
+		 * moved; even rounds wait for the first move first, so that a
+		 * slow machine still kills writers in the middle of their work.
+		 */
+		if (pipe(ready)) {
+			perror("pipe");
+			exit(1);
+		}
 		fflush(stdout);
 		pid = fork();
-		if (pid == 0)
-			killed_writer(uri, (unsigned)(ts.tv_nsec + round));
+		if (pid == 0) {
+			close(ready[0]);
+			killed_writer(uri, (unsigned)(ts.tv_nsec + round), round % 2 ? -1 : ready[1]);
+		}
+		close(ready[1]);
+		if (round % 2 == 0 && read(ready[0], &c, 1) != 1)
+			tap_diag("round %d: the writer ended before moving the head", round);
+		close(ready[0]);
 		usleep(20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
