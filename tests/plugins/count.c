@@ -1,13 +1,15 @@
 /*
  * count.c - a test plugin that wraps another store and logs every call.
  *
- *   count:?store=<escaped URI>&log=<file>
+ *   count:?store=<escaped URI>&log=<file>[&delay=<microseconds>]
  *
  * Every operation is passed on to the inner store (opened with
  * dh_store_open(), so it may be any scheme, a plugin's too) and appended as
  * one line "<op> <key>" to the log file (O_APPEND, one write per line, so
  * several processes can share a log).  Shell tests count the lines to see
  * how many requests reached a store, e.g. the backend of a tiered store.
+ * With delay, every put waits that long first: a slow backend, for tests
+ * of writes that must wait for it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,6 +27,7 @@ struct count {
 	struct dh_store base;
 	struct dh_store *inner;
 	int logfd;
+	unsigned long delay;
 };
 
 static int note(struct count *c, const char *op, const char *key)
@@ -39,7 +42,7 @@ static int note(struct count *c, const char *op, const char *key)
 
 static int count_open(struct dh_store **out, const struct dh_uri *uri, unsigned flags)
 {
-	static const char *const known[] = { "store", "log", NULL };
+	static const char *const known[] = { "store", "log", "delay", NULL };
 	const char *inner = dh_uri_param(uri, "store"), *log = dh_uri_param(uri, "log");
 	struct count *c;
 	int rc;
@@ -50,6 +53,8 @@ static int count_open(struct dh_store **out, const struct dh_uri *uri, unsigned 
 		return dh_error_set(DH_EUSAGE, "count: needs ?store=<URI>&log=<file>");
 	if (!(c = calloc(1, sizeof(*c))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
+	if (dh_uri_param(uri, "delay"))
+		c->delay = strtoul(dh_uri_param(uri, "delay"), NULL, 10);
 	c->logfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	if (c->logfd < 0) {
 		rc = dh_error_set(DH_EIO, "cannot open count log '%s': %s", log, strerror(errno));
@@ -89,6 +94,8 @@ static int count_put(struct dh_store *st, const char *key, const void *data, siz
 	struct count *c = (struct count *)st;
 	int rc = note(c, "put", key);
 
+	if (c->delay)
+		usleep((useconds_t)c->delay);
 	return rc ? rc : dh_store_put(c->inner, key, data, len);
 }
 
@@ -97,8 +104,11 @@ static int count_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n
 	struct count *c = (struct count *)st;
 	int rc = 0;
 
-	for (size_t i = 0; i < n && !rc; i++)
+	for (size_t i = 0; i < n && !rc; i++) {
 		rc = note(c, "put", kvs[i].key);
+		if (c->delay)
+			usleep((useconds_t)c->delay);
+	}
 	return rc ? rc : dh_store_put_many(c->inner, kvs, n);
 }
 
