@@ -95,6 +95,18 @@ test_expect_success 'bad tiered URIs are usage errors' '
 	grep "unknown write policy .later." err
 '
 
+test_expect_success 'the dh-store(5) fragments pass mandoc -T lint' '
+	for f in "$DH_TOP"/man/dh-store-*.fragment; do
+		{
+			printf ".Dd November 25, 2026\n.Dt DH-STORE 5\n.Os\n.Sh NAME\n.Nm dh-store\n.Nd x\n"
+			printf ".Sh DESCRIPTION\nx\n.Sh BACKENDS\n"
+			cat "$f"
+			printf ".Sh SEE ALSO\n.Xr dh-backend 3\n"
+		} >page.5 &&
+		mandoc -T lint -W warning page.5 || exit 1
+	done
+'
+
 if [ -n "${DH_TEST_S3_ENDPOINT:-}" ]; then
 	export HOME="$TRASH" AWS_ACCESS_KEY_ID="${DH_TEST_S3_ACCESS_KEY_ID:-}" \
 		AWS_SECRET_ACCESS_KEY="${DH_TEST_S3_SECRET_ACCESS_KEY:-}"
