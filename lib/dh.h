@@ -139,7 +139,8 @@ struct dh_uri {
 	char *path;          /* "" when absent; starts with '/' when present */
 	struct dh_uri_param *params;
 	size_t nparams;
-	char *text;          /* the URI as given, password replaced by "***" */
+	char *text;          /* the URI as given, passwords replaced by "***"
+	                        (also those of URIs nested in query values) */
 };
 
 /*

@@ -516,6 +516,36 @@ static int tiered_cas(struct dh_store *st, const char *key, const char *old, con
 	return dh_store_put(ts->front, key, new, strlen(new));
 }
 
+static int add_escaped(struct dh_buf *b, const char *s)
+{
+	int rc = 0;
+
+	for (; *s && !rc; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("-._~:/", *s))
+			rc = dh_buf_addc(b, *s);
+		else
+			rc = dh_buf_addf(b, "%%%02X", (unsigned char)*s);
+	}
+	return rc;
+}
+
+int dh_store_tiered_uri(struct dh_buf *out, const char *front, const char *back, const char *write_policy,
+			const char *read_policy)
+{
+	int rc;
+
+	dh_buf_reset(out);
+	if (!front || !back)
+		return dh_error_set(DH_EUSAGE, "a tiered store needs a frontend and a backend");
+	if (!(rc = dh_buf_adds(out, "tiered:?front=")) && !(rc = add_escaped(out, front)) &&
+	    !(rc = dh_buf_adds(out, "&back=")) && !(rc = add_escaped(out, back)) && write_policy &&
+	    !(rc = dh_buf_adds(out, "&write=")))
+		rc = add_escaped(out, write_policy);
+	if (!rc && read_policy && !(rc = dh_buf_adds(out, "&read=")))
+		rc = add_escaped(out, read_policy);
+	return rc;
+}
+
 const struct dh_store_ops dh_store_tiered_ops = {
 	.api_version = DH_BACKEND_API_VERSION,
 	.scheme = "tiered",

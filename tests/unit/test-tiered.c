@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dh-backend.h"
+#include "store/backends.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/dh-test-tiered-XXXXXX";
@@ -79,9 +80,44 @@ static void uris(void)
 	snprintf(uri, sizeof(uri), "tiered:?front=mem://a&back=%s", esc("file:///nonexistent/dh-tiered"));
 	is_int(open_rc(uri, 0), DH_ENOTFOUND, "a missing backend is not found");
 	ok(strstr(dh_errmsg(), "/nonexistent/dh-tiered") != NULL, "naming it: %s", dh_errmsg());
+	{
+		struct dh_store *st;
+		char back[512], tiered[1024];
+
+		snprintf(back, sizeof(back), "file://reader:s3cret@localhost%s/secret", dir);
+		snprintf(tiered, sizeof(tiered), "tiered:?front=mem://a&back=%s", esc(back));
+		is_int(dh_store_open(&st, tiered, DH_STORE_CREATE), 0, "a backend URI with a password opens");
+		ok(!strstr(dh_store_uri(st), "s3cret") && strstr(dh_store_uri(st), "***"),
+		   "the tiered store's URI masks the nested password: %s", dh_store_uri(st));
+		dh_store_close(st);
+		snprintf(back, sizeof(back), "file://reader:s3cret@elsewhere%s/secret", dir);
+		snprintf(tiered, sizeof(tiered), "tiered:?front=mem://a&back=%s", esc(back));
+		ok(dh_store_open(&st, tiered, DH_STORE_CREATE) != 0 && !strstr(dh_errmsg(), "s3cret") &&
+		   !strstr(dh_errmsg(), "s3cret"), "an error opening it does not show the password: %s", dh_errmsg());
+	}
 	is_int(open_rc("tiered:?front=mem://a&back=mem://b&write=write-through&read=frontend-first", DH_STORE_CREATE), 0,
 	       "konserve's policy names are accepted");
 	is_int(open_rc("tiered:?front=mem://a&back=mem://b&write=around", DH_STORE_CREATE), 0, "and the short ones");
+	{
+		struct dh_buf inner = DH_BUF_INIT, outer = DH_BUF_INIT;
+		struct dh_store *st;
+		char back[512];
+
+		snprintf(back, sizeof(back), "file://%s/built?x=1&y=2+3", dir);
+		is_int(dh_store_tiered_uri(&inner, "mem://built-mid", back, "write-behind", NULL), 0, "build a tiered URI");
+		is_int(dh_store_tiered_uri(&outer, "mem://built-top", inner.data, NULL, "frontend-first"), 0,
+		       "and one with it as the backend");
+		is_int(dh_store_open(&st, outer.data, DH_STORE_CREATE), DH_EUSAGE, "the nested URI opens down to the bottom");
+		ok(strstr(dh_errmsg(), "unknown parameter 'x' for file:// stores") != NULL,
+		   "whose own query arrived intact: %s", dh_errmsg());
+		snprintf(back, sizeof(back), "file://%s/built", dir);
+		dh_store_tiered_uri(&inner, "mem://built-mid", back, "write-behind", NULL);
+		dh_store_tiered_uri(&outer, "mem://built-top", inner.data, NULL, "frontend-first");
+		is_int(dh_store_open(&st, outer.data, DH_STORE_CREATE), 0, "a built stack opens: %s", outer.data);
+		dh_store_close(st);
+		dh_buf_release(&inner);
+		dh_buf_release(&outer);
+	}
 }
 
 static void through(void)
