@@ -314,7 +314,8 @@ static int tiered_get(struct dh_store *st, const char *key, struct dh_buf *out)
 		return dh_store_get(ts->front, key, out);
 	if (front_first(ts, key)) {
 		rc = dh_store_get(ts->front, key, out);
-		if (rc != DH_ENOTFOUND)
+		/* a node the frontend cannot give (missing, or the cache is broken) comes from the backend */
+		if (rc == 0 || (rc != DH_ENOTFOUND && !is_node(key)))
 			return rc;
 	}
 	rc = dh_store_get(ts->back, key, out);

@@ -315,7 +315,7 @@ static void behind_failure(void)
 /* ---- write-behind writers killed before their flush ---- */
 
 /* Nodes form a chain: each names the one before; the head names the last. */
-static void __attribute__((noreturn)) chain_writer(const char *uri, unsigned seed)
+static void __attribute__((noreturn)) chain_writer(const char *uri, unsigned seed, int ready)
 {
 	struct dh_store *t = open_uri("%s", uri);
 	char prev[DH_HASH_HEX + 1] = "", name[DH_HASH_HEX + 1], head[DH_HASH_HEX + 1];
@@ -340,6 +340,12 @@ static void __attribute__((noreturn)) chain_writer(const char *uri, unsigned see
 			}
 			memcpy(head, name, sizeof(head));
 			have = 1;
+			if (ready >= 0) {
+				if (write(ready, "", 1) != 1)
+					_exit(1);
+				close(ready);
+				ready = -1;
+			}
 		}
 	}
 }
@@ -386,10 +392,24 @@ static void behind_killed(void)
 		pid_t pid;
 		int n;
 
+		int ready[2];
+		char c;
+
+		/* even rounds let the writer move the head once first (slow machines, valgrind) */
+		if (pipe(ready)) {
+			perror("pipe");
+			exit(1);
+		}
 		fflush(stdout);
 		pid = fork();
-		if (pid == 0)
-			chain_writer(uri, (unsigned)ts.tv_nsec + (unsigned)round);
+		if (pid == 0) {
+			close(ready[0]);
+			chain_writer(uri, (unsigned)ts.tv_nsec + (unsigned)round, round % 2 ? -1 : ready[1]);
+		}
+		close(ready[1]);
+		if (round % 2 == 0 && read(ready[0], &c, 1) != 1)
+			tap_diag("round %d: the writer ended before moving the head", round);
+		close(ready[0]);
 		usleep(50000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 150000));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
