@@ -436,10 +436,10 @@ static void killed_writer(const char *uri, unsigned seed, int tell)
 			else
 				dh_node_batch_add(batch, data, n, name);
 		}
-		if (dh_node_batch_write(batch))
+		if (dh_node_batch_write(batch) || dh_head_cas(st, "killtest", have_head ? head : NULL, name)) {
+			fprintf(stderr, "# killed writer: %s\n", dh_errmsg());
 			_exit(1);
-		if (dh_head_cas(st, "killtest", have_head ? head : NULL, name))
-			_exit(1);
+		}
 		memcpy(head, name, sizeof(head));
 		have_head = 1;
 		if (tell >= 0 && write(tell, "m", 1) == 1) {
@@ -496,18 +496,22 @@ static void kill_test(const char *uri)
 		pid = fork();
 		if (pid == 0) {
 			close(fds[0]);
-			killed_writer(uri, (unsigned)(ts.tv_nsec + round), fds[1]);
+			killed_writer(uri, (unsigned)(ts.tv_nsec + round), round % 2 ? -1 : fds[1]);
 		}
 		close(fds[1]);
 		/*
-		 * Kill at a random moment after the writer's first head move, so
-		 * slow-to-connect network stores are killed mid-write too.
+		 * Odd rounds kill after a random delay, maybe before any head
+		 * moved; even rounds wait for the first head move first, so that
+		 * a slow machine or a slow network store is still killed in the
+		 * middle of its work.
 		 */
-		pfd.fd = fds[0];
-		pfd.events = POLLIN;
-		poll(&pfd, 1, 20000);
+		if (round % 2 == 0) {
+			pfd.fd = fds[0];
+			pfd.events = POLLIN;
+			poll(&pfd, 1, 20000);
+		}
 		close(fds[0]);
-		usleep((unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
+		usleep(20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		st = open_store(uri);
