@@ -697,6 +697,11 @@ int dh_dump_write(struct dh_dump_writer *w, const struct dh_record *r)
 	return dh_dump_write_raw(w, w->enc.data, w->enc.len);
 }
 
+enum dh_dump_format dh_dump_writer_format(const struct dh_dump_writer *w)
+{
+	return w->fmt;
+}
+
 const struct dh_digest *dh_dump_writer_digest(const struct dh_dump_writer *w)
 {
 	return &w->digest;
