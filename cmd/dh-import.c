@@ -136,14 +136,20 @@ int main(int argc, char **argv)
 		status = tool_fail(rc, NULL);
 		goto out;
 	}
+	/* the whole dump is checked before the store is even opened */
+	if (progress_on)
+		progress("verifying", 0, NULL);
+	if ((rc = dh_dump_verify(r, NULL))) {
+		if (progress_on)
+			fputc('\n', stderr);
+		status = tool_fail(rc, NULL);
+		goto out;
+	}
 	if (check) {
 		struct dh_dump_check chk;
 		struct dh_buf d = DH_BUF_INIT;
 
-		if ((rc = dh_dump_verify(r, &chk))) {
-			status = tool_fail(rc, NULL);
-			goto out;
-		}
+		dh_dump_reader_checked(r, &chk);
 		dh_digest_edn(&d, &chk.digest);
 		printf("{:format :%s :records %llu :chunks %llu :min-tx %lld :max-tx %lld :max-eid %lld "
 		       ":tx-ordered? %s :semantic-digest %s}\n",

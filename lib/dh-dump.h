@@ -241,6 +241,12 @@ struct dh_dump_check {
  */
 int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out);
 
+/*
+ * dh_dump_reader_checked() - 1 and *out filled when dh_dump_verify()
+ * already passed on this reader, else 0.
+ */
+int dh_dump_reader_checked(const struct dh_dump_reader *r, struct dh_dump_check *out);
+
 /* ---- a database to a dump and back -------------------------------------- */
 
 /* Progress: called now and then with the records done so far. */

@@ -975,6 +975,8 @@ struct dh_dump_reader {
 	int stdin_used;
 	int use_spool;
 	int legacy_seen;
+	int checked;
+	struct dh_dump_check check;
 	char where[600];
 };
 
@@ -1595,9 +1597,20 @@ int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out)
 		r->use_spool = 1;
 	}
 	rewind_reader(r);
+	r->checked = 1;
+	r->check = c;
 	if (out)
 		*out = c;
 out:
 	dh_arena_free(a);
 	return rc;
+}
+
+int dh_dump_reader_checked(const struct dh_dump_reader *r, struct dh_dump_check *out)
+{
+	if (!r->checked)
+		return 0;
+	if (out)
+		*out = r->check;
+	return 1;
 }

@@ -181,7 +181,9 @@ int dh_import(struct dh_store *st, struct dh_dump_reader *r, const struct dh_imp
 		memset(rep, 0, sizeof(*rep));
 	if ((rc = dh_branch_check(branch)))
 		return rc;
-	if (o->flags & DH_IMPORT_NO_VERIFY) {
+	if (dh_dump_reader_checked(r, &chk)) {
+		/* verified already */
+	} else if (o->flags & DH_IMPORT_NO_VERIFY) {
 		chk.tx_ordered = 1;
 	} else {
 		if (o->progress)
