@@ -278,32 +278,3 @@ out:
 	return rc;
 }
 
-/*
- * Until the bulk loader lands from the db layer: weak stand-ins that fail
- * cleanly, replaced at link time by the real definitions.
- */
-__attribute__((weak)) int dh_loader_new(struct dh_loader **out, struct dh_conn *conn)
-{
-	(void)conn;
-	*out = NULL;
-	return dh_error_set(DH_EUNSUPPORTED, "this build has no bulk loader");
-}
-
-__attribute__((weak)) int dh_loader_add(struct dh_loader *l, int64_t e, const struct dh_val *attr,
-                                        const struct dh_val *v, int64_t tx, int added)
-{
-	(void)l; (void)e; (void)attr; (void)v; (void)tx; (void)added;
-	return dh_error_set(DH_EUNSUPPORTED, "this build has no bulk loader");
-}
-
-__attribute__((weak)) int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
-{
-	(void)l;
-	*out = NULL;
-	return dh_error_set(DH_EUNSUPPORTED, "this build has no bulk loader");
-}
-
-__attribute__((weak)) void dh_loader_free(struct dh_loader *l)
-{
-	(void)l;
-}
