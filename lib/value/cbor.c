@@ -15,9 +15,13 @@
  * The item heads come from libcbor's cbor_encode_* functions; the
  * ordering, canonical NaNs and the choice of widths are done here.
  *
- * Decoding uses libcbor's allocation-free cbor_stream_decode() for one
- * item head at a time and builds values in the caller's arena, with no
- * malloc per value.  The input is hostile until proven otherwise: every
+ * Decoding reads one item head at a time; the heads that make up datoms
+ * (definite lengths, integers, tags, booleans, null, 4- and 8-byte floats)
+ * are decoded by hand because they are the hot path (libcbor's callbacks
+ * cost more than the decoding), the others (indefinite lengths, half
+ * floats, other simple values, reserved bytes) by libcbor's
+ * allocation-free cbor_stream_decode().  Values are built in the caller's
+ * arena, with no malloc per value.  The input is hostile until proven otherwise: every
  * claimed length is checked against the bytes that remain before anything
  * is allocated (the items still owed by all open arrays and maps must fit
  * in the rest of the input, one byte each at least), and nesting is
@@ -433,12 +437,72 @@ static int fail(const struct dec *s, size_t at, const char *fmt, ...)
 /* Read the head at s->pos. */
 static int next_head(struct dec *s, struct head *h)
 {
+	static const enum kind major[] = { K_UINT, K_NEGINT, K_BYTES, K_TEXT, K_ARRAY, K_MAP, K_TAG };
 	struct cbor_decoder_result r;
 	size_t at = s->pos;
+	unsigned ib, ai;
 
-	memset(h, 0, sizeof(*h));
 	if (at >= s->len)
 		return fail(s, at, "truncated input");
+	/*
+	 * The heads that make up a datom (definite-length items, booleans,
+	 * null, 4- and 8-byte floats) are decoded here, as they are the hot
+	 * path; the rest (indefinite lengths, half floats, other simple
+	 * values, reserved bytes) by libcbor.
+	 */
+	ib = s->d[at];
+	ai = ib & 31;
+	if (ib < 0xe0 && ai <= 27) {
+		size_t hl = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24)), k;
+		uint64_t u = ai;
+
+		if (hl > s->len - at)
+			return fail(s, at, "truncated input");
+		if (ai >= 24)
+			for (u = 0, k = 1; k < hl; k++)
+				u = u << 8 | s->d[at + k];
+		h->kind = major[ib >> 5];
+		h->u = u;
+		if (h->kind == K_BYTES || h->kind == K_TEXT) {
+			if (u > s->len - at - hl)
+				return fail(s, at, "truncated input");
+			h->p = s->d + at + hl;
+			h->n = (size_t)u;
+			hl += h->n;
+		}
+		s->pos += hl;
+		return 0;
+	}
+	if (ib >= 0xf4 && ib <= 0xf6) {
+		h->kind = ib == 0xf6 ? K_NULL : K_BOOL;
+		h->u = ib == 0xf5;
+		s->pos++;
+		return 0;
+	}
+	if ((ib == 0xfa || ib == 0xfb) && s->len - at >= (ib == 0xfa ? 5u : 9u)) {
+		uint64_t u = 0;
+		size_t k, n = ib == 0xfa ? 4 : 8;
+
+		for (k = 1; k <= n; k++)
+			u = u << 8 | s->d[at + k];
+		if (n == 4) {
+			uint32_t w = (uint32_t)u;
+			float f;
+
+			memcpy(&f, &w, 4);
+			h->kind = K_F32;
+			h->f = f;
+		} else {
+			double d;
+
+			memcpy(&d, &u, 8);
+			h->kind = K_F64;
+			h->f = d;
+		}
+		s->pos += 1 + n;
+		return 0;
+	}
+	h->kind = K_NONE;
 	r = cbor_stream_decode(s->d + at, s->len - at, &callbacks, h);
 	if (r.status == CBOR_DECODER_NEDATA)
 		return fail(s, at, "truncated input");

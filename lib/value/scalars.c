@@ -725,6 +725,17 @@ int dhv_utf8_valid(const char *s, size_t n, size_t *bad)
 		uint32_t c;
 		int k;
 
+		/* ASCII eight bytes at a time */
+		while (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		if (p[i] < 0x80) {
 			i++;
 			continue;
