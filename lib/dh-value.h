@@ -30,7 +30,11 @@ struct dh_arena;
 int dh_arena_new(struct dh_arena **out);
 /* Free the arena and everything allocated from it. */
 void dh_arena_free(struct dh_arena *a);
-/* Free everything allocated from it but keep one block (the largest) for reuse. */
+/*
+ * Free everything allocated from it but keep memory for reuse: one block
+ * as large as what the arena held (up to 64 MiB), so repeating the same
+ * work allocates nothing.
+ */
 void dh_arena_reset(struct dh_arena *a);
 /* `size` bytes aligned for any type, or NULL (with DH_ENOMEM set). */
 void *dh_arena_alloc(struct dh_arena *a, size_t size);

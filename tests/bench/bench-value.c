@@ -44,8 +44,11 @@ int main(int argc, char **argv)
 	struct dh_buf edn = DH_BUF_INIT, json = DH_BUF_INIT, cb = DH_BUF_INIT, out = DH_BUF_INIT;
 	struct dh_arena *a;
 	struct dh_val v;
-	double t0, t1, p0, p1;
+	double t0 = 0, t1, p0 = 0, p1;
 	int reps = 5, r;
+
+	/* every loop below runs once untimed first (r = -1), so that the
+	 * arena and malloc's pools are warm for both sides */
 
 	dh_arena_new(&a);
 	dh_buf_adds(&edn, "[");
@@ -74,14 +77,16 @@ int main(int argc, char **argv)
 	printf("%zu datoms: %zu bytes CBOR, %zu bytes EDN, %zu bytes JSON\n", n, cb.len, edn.len, json.len);
 
 	/* CBOR decode vs cbor_load */
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		dh_arena_reset(a);
 		dh_cbor_decode(&v, a, (unsigned char *)cb.data, cb.len, &used);
 	}
 	t1 = now();
-	p0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			p0 = now();
 		struct cbor_load_result res;
 		cbor_item_t *item = cbor_load((cbor_data)cb.data, cb.len, &res);
 
@@ -91,8 +96,9 @@ int main(int argc, char **argv)
 	line("dh_cbor_decode", n * reps, t1 - t0, "libcbor cbor_load", p1 - p0);
 
 	/* CBOR encode vs cbor_serialize_alloc */
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		dh_buf_reset(&out);
 		dh_cbor_encode(&out, &v);
 	}
@@ -101,8 +107,9 @@ int main(int argc, char **argv)
 		struct cbor_load_result res;
 		cbor_item_t *item = cbor_load((cbor_data)cb.data, cb.len, &res);
 
-		p0 = now();
-		for (r = 0; r < reps; r++) {
+		for (r = -1; r < reps; r++) {
+			if (r == 0)
+				p0 = now();
 			unsigned char *buf = NULL;
 			size_t size = 0;
 
@@ -115,23 +122,26 @@ int main(int argc, char **argv)
 	line("dh_cbor_encode", n * reps, t1 - t0, "libcbor cbor_serialize_alloc", p1 - p0);
 
 	/* reading text vs jansson */
-	p0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			p0 = now();
 		json_error_t err;
 		json_t *j = json_loadb(json.data, json.len, 0, &err);
 
 		json_decref(j);
 	}
 	p1 = now();
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		dh_arena_reset(a);
 		dh_edn_parse(&v, a, edn.data, edn.len, "bench");
 	}
 	t1 = now();
 	line("dh_edn_parse", n * reps, t1 - t0, "jansson json_loadb", p1 - p0);
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		struct dh_json_reader *jr;
 
 		dh_arena_reset(a);
@@ -158,15 +168,17 @@ int main(int argc, char **argv)
 		free(buf);
 		json_decref(j);
 	}
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		dh_buf_reset(&out);
 		dh_edn_print(&out, &v);
 	}
 	t1 = now();
 	line("dh_edn_print", n * reps, t1 - t0, "jansson json_dumpb", p1 - p0);
-	t0 = now();
-	for (r = 0; r < reps; r++) {
+	for (r = -1; r < reps; r++) {
+		if (r == 0)
+			t0 = now();
 		dh_buf_reset(&out);
 		dh_json_print(&out, &v);
 	}
