@@ -822,7 +822,8 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		*out = dh_bool(0);
 		return 0;
 	}
-	if (!valid_name(t, n))
+	/* ".5" is neither a number nor a symbol */
+	if (!valid_name(t, n) || (t[0] == '.' && n > 1 && t[1] >= '0' && t[1] <= '9'))
 		return fail(r, start, "invalid symbol '%s'", t);
 	return dh_val_text(out, r->a, DH_SYMBOL, t, n);
 }

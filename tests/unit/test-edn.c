@@ -237,6 +237,7 @@ static void errors(void)
 	bad("/a", "t.edn:1:1: invalid symbol '/a'");
 	bad("a/b/c", "t.edn:1:1: invalid symbol 'a/b/c'");
 	bad("foo:", "t.edn:1:1: invalid symbol 'foo:'");
+	bad(".5", "t.edn:1:1: invalid symbol '.5'");
 	bad("##Foo", "t.edn:1:1: invalid symbolic value '##Foo'");
 	bad("#inst \"2020-13-01\"", "t.edn:1:1: invalid #inst \"2020-13-01\": month out of range");
 	bad("#inst \"2021-02-29\"", "t.edn:1:1: invalid #inst \"2021-02-29\": day out of range");
