@@ -240,12 +240,13 @@ static int conv(struct conv *c, struct dh_val *out, json_t *j, int depth)
 		out->type = DH_VECTOR;
 	} else {
 		const char *key;
+		size_t keylen;
 		json_t *v;
 		long dup;
 
 		i = 0;
-		json_object_foreach(j, key, v) {
-			rc = conv_string(c, &items[i], key, strlen(key), 1);
+		json_object_keylen_foreach(j, key, keylen, v) {
+			rc = conv_string(c, &items[i], key, keylen, 1);
 			if (!rc)
 				rc = conv(c, &items[i + 1], v, depth + 1);
 			if (rc)

@@ -176,6 +176,16 @@ int main(void)
 	     "[{:db/ident :person/name, :db/valueType :db.type/string, :db/cardinality :db.cardinality/one}]",
 	     "[{\"db/ident\":\":person/name\",\"db/valueType\":\":db.type/string\",\"db/cardinality\":\":db.cardinality/one\"}]");
 
+	/* NUL inside strings is kept; jansson refuses it in keys */
+	{
+		const char text[] = "{\"ab\": \"c\\u0000d\"}";
+
+		ok(read1(&v, text) == 0 && v.type == DH_MAP && v.u.items[1].len == 3 && v.u.items[1].u.s[1] == '\0',
+		   "NUL inside a string is kept");
+		is_str(json_of(&v), "{\"ab\":\"c\\u0000d\"}", "and printed back escaped");
+		bad("{\"a\\u0000b\": 1}", "t.json:1:11: NUL byte in object key not supported near '\"a\\u0000b\"'");
+	}
+
 	/* printing of values JSON has no type for */
 	v = edn("#{1}");
 	is_str(json_of(&v), "[1]", "sets print as arrays");
