@@ -168,9 +168,12 @@ out:
 static int put_inst(struct dh_buf *out, int64_t ms)
 {
 	char t[64];
-	int n = dhv_inst_fmt(t, ms, 0, "Z"), rc;
+	int rc;
 
-	if (n >= 0) {
+	/* years 0000 to 9999, the range of RFC 3339 */
+	if (ms >= -62167219200000LL && ms < 253402300800000LL) {
+		int n = dhv_inst_fmt(t, ms, 0, "Z");
+
 		rc = put(out, enc_tag, 0);
 		return rc ? rc : put_text(out, enc_text, NULL, t, (size_t)n);
 	}

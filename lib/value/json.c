@@ -423,10 +423,7 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 	case DH_SYMBOL:
 		return put_str_value(out, v->u.s, v->len);
 	case DH_INST:
-		if (dhv_inst_fmt(t, v->u.i, 1, "Z") < 0)
-			return dh_error_set(DH_EINVAL, "instant %lld ms is outside the years 0 to 9999",
-			                    (long long)v->u.i);
-		return put_string(out, t, strlen(t), NULL);
+		return put_string(out, t, (size_t)dhv_inst_fmt(t, v->u.i, 1, "Z"), NULL);
 	case DH_UUID:
 		dhv_uuid_fmt(t, v->u.uuid);
 		return put_string(out, t, 36, NULL);

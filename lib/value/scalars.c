@@ -435,14 +435,21 @@ static int digits_at(const char *s, size_t len, size_t at, int n, int *val)
 int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why)
 {
 	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int year, month = 1, day = 1, hour = 0, min = 0, sec = 0, frac = 0, fd = 0;
-	int off = 0, oh, om;
+	int month = 1, day = 1, hour = 0, min = 0, sec = 0, frac = 0, fd = 0;
+	int off = 0, oh, om, ysign = 0;
+	int64_t year = 0, t, dayms;
 	size_t i = 0;
 
 	*why = "malformed timestamp";
-	if (digits_at(s, len, 0, 4, &year))
+	/* four digits, or ISO 8601's expanded years: a sign and 4 to 9 digits */
+	if (len && (s[0] == '+' || s[0] == '-'))
+		ysign = s[i++] == '-' ? -1 : 1;
+	for (; i < len && s[i] >= '0' && s[i] <= '9' && i < 10; i++)
+		year = year * 10 + (s[i] - '0');
+	if (ysign ? i < 5 : i != 4)
 		return -1;
-	i = 4;
+	if (ysign)
+		year *= ysign;
 	if (i < len && s[i] == '-') {
 		if (digits_at(s, len, i + 1, 2, &month))
 			return -1;
@@ -507,31 +514,46 @@ int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why)
 		*why = "time out of range";
 		return -1;
 	}
-	*ms = ((days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
-	        hour * 3600 + min * 60 + sec - off * 60) * 1000) + frac;
+	t = days_from_civil(year, (unsigned)month, (unsigned)day);
+	/* milliseconds into the day (the offset included); for days before
+	 * the epoch, count from the day after, so that the earliest instant
+	 * (INT64_MIN ms) does not overflow on the way */
+	dayms = ((int64_t)hour * 3600 + min * 60 + sec - off * 60) * 1000 + frac;
+	if (t < 0) {
+		t++;
+		dayms -= 86400000;
+	}
+	if (__builtin_mul_overflow(t, 86400000, &t) || __builtin_add_overflow(t, dayms, &t)) {
+		*why = "instant out of range";
+		return -1;
+	}
+	*ms = t;
 	return 0;
 }
 
 int dhv_inst_fmt(char *out, int64_t ms, int millis, const char *zone)
 {
-	int64_t days, secs, y;
+	int64_t days = ms / 86400000, rem = ms % 86400000, y;
 	unsigned m, d;
-	int msec;
+	int secs, msec, n;
 
 	/* floor division, so instants before 1970 come out right */
-	days = ms / 86400000;
-	if (ms % 86400000 < 0)
+	if (rem < 0) {
+		rem += 86400000;
 		days--;
-	secs = (ms - days * 86400000) / 1000;
-	msec = (int)((ms - days * 86400000) % 1000);
+	}
+	secs = (int)(rem / 1000);
+	msec = (int)(rem % 1000);
 	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
-		return -1;
+	if (y >= 0 && y <= 9999)
+		n = sprintf(out, "%04d", (int)y);
+	else
+		n = sprintf(out, "%c%04lld", y < 0 ? '-' : '+', (long long)(y < 0 ? -y : y));
 	if (millis || msec)
-		return sprintf(out, "%04d-%02u-%02uT%02d:%02d:%02d.%03d%s", (int)y, m, d,
-		               (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), msec, zone);
-	return sprintf(out, "%04d-%02u-%02uT%02d:%02d:%02d%s", (int)y, m, d,
-	               (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), zone);
+		return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d.%03d%s", m, d, secs / 3600,
+		                   secs / 60 % 60, secs % 60, msec, zone);
+	return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d%s", m, d, secs / 3600, secs / 60 % 60,
+	                   secs % 60, zone);
 }
 
 /* ---- UUIDs --------------------------------------------------------------- */

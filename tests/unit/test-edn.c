@@ -400,12 +400,28 @@ static void printing(void)
 	v.len = 2;
 	v.u.items = items;
 	is_str(show(&v), "#inst 5", "tagged literal printing");
-	v = dh_inst(INT64_MAX);
+	/* years beyond 0..9999 print with a sign and read back */
 	{
-		struct dh_buf b = DH_BUF_INIT;
+		static const int64_t ms[] = { INT64_MAX, INT64_MIN, 253402300800000LL, -62167219200001LL,
+		                              -62135596800000LL };
+		static const char *want[] = {
+			"#inst \"+292278994-08-17T07:12:55.807-00:00\"",
+			"#inst \"-292275055-05-16T16:47:04.192-00:00\"",
+			"#inst \"+10000-01-01T00:00:00.000-00:00\"",
+			"#inst \"-0001-12-31T23:59:59.999-00:00\"",
+			"#inst \"0001-01-01T00:00:00.000-00:00\"",
+		};
 
-		ok(dh_edn_print(&b, &v) == DH_EINVAL, "instant beyond year 9999 cannot print as #inst");
-		dh_buf_release(&b);
+		for (int i = 0; i < 5; i++) {
+			struct dh_val w;
+
+			v = dh_inst(ms[i]);
+			is_str(show(&v), want[i], "instant %lld ms", (long long)ms[i]);
+			ok(parse(&w, want[i]) == 0 && w.type == DH_INST && w.u.i == ms[i], "%s reads back", want[i]);
+		}
+		bad("#inst \"+292278994-08-17T07:12:55.808Z\"",
+		    "t.edn:1:1: invalid #inst \"+292278994-08-17T07:12:55.808Z\": instant out of range");
+		bad("#inst \"+123-01-01\"", "t.edn:1:1: invalid #inst \"+123-01-01\": malformed timestamp");
 	}
 }
 
