@@ -220,6 +220,7 @@ int main(void)
 	bad("  [1, @]", "t.json:1:7: invalid token near '@'");
 	bad("{\"a\": 1, \"a\": 2}", "t.json:1:12: duplicate object key near '\"a\"'");
 	bad("{\"a\": 1, \":a\": 2}", "t.json:1:1: duplicate object key \"a\"");
+	bad("[12345678901234567890]", "t.json:1:21: too big integer near '12345678901234567890'");
 	bad("\"\\x\"", "t.json:1:3: invalid escape near '\"\\x'");
 	bad("\n\n  tru", "t.json:3:5: invalid token near 'tru'");
 	bad("\"\xff\"", "t.json:1:1: unable to decode byte 0xff near '\"'");
