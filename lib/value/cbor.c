@@ -430,7 +430,6 @@ static int fail(const struct dec *s, size_t at, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
-	(void)s;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -531,8 +530,7 @@ static int owe(struct dec *s, uint64_t n, size_t at, const char *what)
  * The bytes of a definite string, or of all chunks of an indefinite one
  * (concatenated in the arena), as *p / *n.  `h` is the head already read.
  */
-static int string_bytes(struct dec *s, const struct head *h, size_t at, const unsigned char **p,
-                        size_t *n)
+static int string_bytes(struct dec *s, const struct head *h, const unsigned char **p, size_t *n)
 {
 	enum kind chunk = h->kind == K_BYTES_INDEF ? K_BYTES : K_TEXT;
 	size_t start = s->pos, total = 0;
@@ -569,7 +567,6 @@ static int string_bytes(struct dec *s, const struct head *h, size_t at, const un
 		memcpy(buf + total, c.p, c.n);
 		total += c.n;
 	}
-	(void)at;
 	*p = buf;
 	*n = total;
 	return 0;
@@ -686,7 +683,6 @@ static int tag_string(struct dec *s, const unsigned char **p, size_t *n, enum ki
                       uint64_t tag, size_t at)
 {
 	struct head h;
-	size_t hat = s->pos;
 	int rc = next_head(s, &h);
 
 	if (rc)
@@ -695,7 +691,7 @@ static int tag_string(struct dec *s, const unsigned char **p, size_t *n, enum ki
 	if (h.kind != want && h.kind != (want == K_TEXT ? K_TEXT_INDEF : K_BYTES_INDEF))
 		return fail(s, at, "tag %llu needs a %s string", (unsigned long long)tag,
 		            want == K_TEXT ? "text" : "byte");
-	return string_bytes(s, &h, hat, p, n);
+	return string_bytes(s, &h, p, n);
 }
 
 static int bignum(struct dec *s, struct dh_val *out, uint64_t tag, size_t at)
@@ -928,7 +924,7 @@ static int item(struct dec *s, struct dh_val *out, int depth)
 	case K_BYTES_INDEF:
 	case K_TEXT:
 	case K_TEXT_INDEF:
-		rc = string_bytes(s, &h, at, &p, &n);
+		rc = string_bytes(s, &h, &p, &n);
 		if (rc)
 			return rc;
 		return text_value(s, out, h.kind == K_BYTES || h.kind == K_BYTES_INDEF ? DH_BYTES : DH_STRING,
