@@ -118,6 +118,14 @@ int dh_val_copy(struct dh_val *out, struct dh_arena *a, const struct dh_val *v);
  */
 int dh_val_cmp(const struct dh_val *a, const struct dh_val *b);
 /*
+ * dh_val_numcmp() - Clojure's compare, <, == on numbers: exact across all
+ * numeric types (9007199254740993 > 9007199254740992.0, 10^30N < 1.0E31),
+ * 1 and 1.0 and 1M compare equal (no tie-break by kind, unlike
+ * dh_val_cmp()); NaN sorts after every number and equals itself.  When a
+ * or b is not a number, the result is dh_val_cmp()'s.  Returns <0, 0, >0.
+ */
+int dh_val_numcmp(const struct dh_val *a, const struct dh_val *b);
+/*
  * dh_val_eq() - Clojure's `=`: 1 (long) and 1.0 (double) are not equal, 1
  * and 1N are, and so are 1.0M and 1.00M, (1 2) and [1 2].  Unlike Clojure,
  * NaN equals NaN (an index must find what it stored).
