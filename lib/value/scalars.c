@@ -63,6 +63,16 @@ static void fmt_e(char *out, size_t size, int prec, double d)
 			*p = '.';
 }
 
+/* Whether d printed with p significant digits (into tmp) reads back. */
+static int reads_back(char *tmp, size_t size, int p, double d, int is_float)
+{
+	double back;
+
+	fmt_e(tmp, size, p - 1, d);
+	back = dhv_strtod(tmp, NULL);
+	return is_float ? (float)back == (float)d : back == d;
+}
+
 /*
  * Shortest decimal digits of d that read back to d: digits into dig (no
  * point, trailing zeros removed), returns the count; *exp10 gets the
@@ -74,13 +84,28 @@ static int shortest_digits(char *dig, int *exp10, double d, int is_float)
 	int p, n = 0, maxp = is_float ? 9 : 17;
 	const char *q;
 
-	for (p = 1; p <= maxp; p++) {
-		double back;
-
-		fmt_e(tmp, sizeof(tmp), p - 1, d);
-		back = dhv_strtod(tmp, NULL);
-		if (is_float ? (float)back == (float)d : back == d)
+	/*
+	 * Reading back is monotonic in the number of digits (p digits that
+	 * read back are also p + 1 digits ending in 0, and the closest p + 1
+	 * digits are no farther), so: short values by trying 1 to 3 digits,
+	 * the rest by bisection up to 17 (9 for floats).
+	 */
+	for (p = 1; p <= 3; p++)
+		if (reads_back(tmp, sizeof(tmp), p, d, is_float))
 			break;
+	if (p > 3) {
+		int lo = 4, hi = maxp;
+
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			if (reads_back(tmp, sizeof(tmp), mid, d, is_float))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		p = lo;
+		fmt_e(tmp, sizeof(tmp), p - 1, d);
 	}
 	if (p == 1) {
 		/* Java shows at least two significant digits in E notation and

@@ -489,6 +489,56 @@ static void mutations(void)
 	ok(consistent, "every value read from them prints and reads back equal (%d of them)", valid);
 }
 
+/* Random doubles and floats print as text that reads back to the same bits. */
+static void float_text(void)
+{
+	int i, dbl = 1, flt = 1, shortest = 1;
+
+	for (i = 0; i < 30000; i++) {
+		uint64_t bits = (uint64_t)rnd(1u << 31) << 33 ^ (uint64_t)rnd(1u << 31) << 2 ^ rnd(4);
+		uint32_t fbits = (uint32_t)bits;
+		double d, back;
+		float f;
+		struct dh_val v, w;
+		char *t;
+
+		memcpy(&d, &bits, 8);
+		memcpy(&f, &fbits, 4);
+		if (isfinite(d)) {
+			v = dh_double(d);
+			t = show(&v);
+			if (parse(&w, t) || w.type != DH_DOUBLE || memcmp(&w.u.d, &d, 8)) {
+				if (dbl)
+					tap_diag("  %.17g printed %s", d, t);
+				dbl = 0;
+			}
+			/* no more digits than %.17g needs */
+			{
+				char g[40];
+
+				snprintf(g, sizeof(g), "%.17g", d);
+				back = strtod(g, NULL);
+				if (back == d && strlen(t) > strlen(g) + 6)
+					shortest = 0;
+			}
+		}
+		if (isfinite(f)) {
+			v.type = DH_FLOAT;
+			v.len = 0;
+			v.u.d = f;
+			t = show(&v);
+			if (parse(&w, t) || (float)w.u.d != f) {
+				if (flt)
+					tap_diag("  float %.9g printed %s", (double)f, t);
+				flt = 0;
+			}
+		}
+	}
+	ok(dbl, "30000 random doubles print and read back bit for bit");
+	ok(flt, "30000 random floats print and read back");
+	ok(shortest, "and no longer than needed");
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
@@ -498,6 +548,7 @@ int main(void)
 	streaming();
 	printing();
 	mutations();
+	float_text();
 	dh_arena_free(A);
 	return done_testing();
 }
