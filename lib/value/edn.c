@@ -41,6 +41,7 @@ struct dh_edn_reader {
 	size_t sp, scap;
 	struct dh_arena *a;
 	int ioerr;
+	int started;           /* a byte order mark was looked for */
 };
 
 /* read_form()'s result when it consumed a #_ discard and produced nothing */
@@ -1072,6 +1073,12 @@ int dh_edn_read(struct dh_edn_reader *r, struct dh_arena *a, struct dh_val *out)
 {
 	r->a = a;
 	r->sp = 0;
+	if (!r->started) {
+		/* a UTF-8 byte order mark, as some editors write, is not text */
+		r->started = 1;
+		if (peekc(r) == 0xEF && r->end - r->pos >= 3 && !memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3))
+			r->pos += 3;
+	}
 	for (;;) {
 		int c, rc;
 

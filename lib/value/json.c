@@ -38,6 +38,7 @@ struct dh_json_reader {
 	size_t feed;          /* how far jansson has been fed */
 	int line, col;        /* of data[pos] */
 	int ioerr;
+	int started;          /* a byte order mark was looked for */
 };
 
 int dh_json_reader_mem(struct dh_json_reader **out, const char *data, size_t len, const char *name)
@@ -272,6 +273,14 @@ int dh_json_read(struct dh_json_reader *r, struct dh_arena *a, struct dh_val *ou
 	json_t *j;
 	int rc;
 
+	if (!r->started) {
+		/* a UTF-8 byte order mark, as some editors write, is not text */
+		r->started = 1;
+		if (r->pos == r->end)
+			more(r);
+		if (r->end - r->pos >= 3 && !memcmp(r->data + r->pos, "\xEF\xBB\xBF", 3))
+			r->pos += 3;
+	}
 	/* whitespace between values is ours, so we can tell the end */
 	for (;;) {
 		if (r->pos == r->end && !more(r))

@@ -196,6 +196,8 @@ static void collections(void)
 	rt("[[[[]]]]", "[[[[]]]]");
 	rt("{[1 2] #{3}}", "{[1 2] #{3}}");
 	rt("#! shebang line\n[1]", "[1]");
+	rt("\xef\xbb\xbf{:a 1}", "{:a 1}");
+	bad("\xef\xbb\xbf  ]", "t.edn:1:3: unexpected ']'");
 	rt("{1 :a 1.0 :b 1M :c}", "{1 :a, 1.0 :b, 1M :c}");
 	bad("{1 :a 1N :c}", "t.edn:1:7: duplicate map key 1N");
 	parse(&v, "{:db/id 1 :name \"x\"}");

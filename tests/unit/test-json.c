@@ -147,6 +147,8 @@ int main(void)
 
 	dh_arena_new(&A);
 
+	conv("\xef\xbb\xbf{\"a\": 1}", "{:a 1}", "{\"a\":1}");
+	bad("\xef\xbb\xbf  ]", "t.json:1:3: unexpected token near ']'");
 	conv("null", "nil", "null");
 	conv("true", "true", "true");
 	conv("false", "false", "false");
