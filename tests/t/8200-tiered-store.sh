@@ -95,6 +95,50 @@ test_expect_success 'bad tiered URIs are usage errors' '
 	grep "unknown write policy .later." err
 '
 
+q='[:find ?n ?a :where [?e :name ?n] [?e :age ?a]]'
+schema='[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+	{:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]'
+
+test_expect_success 'a database in a tiered store from a Datahike config map' '
+	cat >tiered.edn <<-EOF &&
+	{:store {:backend :tiered
+	         :frontend-config {:backend :lmdb :path "$TRASH/db-cache"}
+	         :backend-config {:backend :file :path "$TRASH/db-back"}
+	         :write-policy :write-behind
+	         :read-policy :frontend-first}
+	 :schema-flexibility :write}
+	EOF
+	dh-create tiered.edn &&
+	echo "$schema" | dh-transact tiered.edn >/dev/null &&
+	echo "[{:name \"a\" :age 1} {:name \"b\" :age 2}]" | dh-transact tiered.edn >/dev/null &&
+	dh-query -o tsv tiered.edn "$q" | sort >via-tiered &&
+	printf "a\t1\nb\t2\n" >expect && test_cmp expect via-tiered &&
+	dh-verify db-back &&
+	dh-query -o tsv db-back "$q" | sort >via-back && test_cmp expect via-back &&
+	dh-store db-back head >h1 && dh-store "lmdb://$TRASH/db-cache" head >h2 && test_cmp h1 h2
+'
+
+test_expect_success 'a config map with a bad tiered store says what is wrong' '
+	echo "{:store {:backend :tiered :frontend-config {:backend :mem}}}" >bad.edn &&
+	test_expect_code 2 dh-query bad.edn "$q" 2>err &&
+	grep "bad.edn: :store :backend :tiered needs :frontend-config and :backend-config" err &&
+	echo "{:store {:backend :tiered :frontend-config {:backend :mem} :backend-config {:backend :mem} :write-policy :later}}" >bad.edn &&
+	test_expect_code 2 dh-query bad.edn "$q" 2>err &&
+	grep "unknown write policy .later." err
+'
+
+test_expect_success 'queries through a cold LMDB cache in front of a counted backend' '
+	counted="count:?store=$(uri_escape "file://$TRASH/db-back")&log=$TRASH/log" &&
+	t=$(tiered "lmdb://$TRASH/cold-cache" "$counted") &&
+	: >log &&
+	dh-query -o tsv "$t" "$q" | sort >cold && test_cmp expect cold &&
+	test $(grep -c "^get nodes/" log) -gt 0 &&
+	test -z "$(grep "^get nodes/" log | sort | uniq -d)" &&
+	: >log &&
+	dh-query -o tsv "$t" "$q" | sort >warm && test_cmp expect warm &&
+	test $(grep -c "^get nodes/" log) -eq 0
+'
+
 test_expect_success 'the dh-store(5) fragments pass mandoc -T lint' '
 	for f in "$DH_TOP"/man/dh-store-*.fragment; do
 		{
