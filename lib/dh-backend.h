@@ -136,6 +136,13 @@ struct dh_store_ops {
 	int (*put_many)(struct dh_store *st, const struct dh_kv *kvs, size_t n);
 	/* Make every value put through this handle durable.  NULL: always durable. */
 	int (*flush)(struct dh_store *st);
+
+	/*
+	 * Optional, added last: read many keys in few round trips; calls cb
+	 * for each key found (see dh_store_get_many).  NULL: the library
+	 * calls get() per key.
+	 */
+	int (*get_many)(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload);
 };
 
 /*

@@ -221,6 +221,18 @@ struct dh_kv {
 };
 int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n);
 
+/*
+ * dh_store_get_many() - read the values of `n` keys with as few round trips
+ * as the backend allows (PostgreSQL: one query per thousand keys; Redis:
+ * pipelined MGET; others: one get per key).  Calls `cb` once for each key
+ * that exists, with its index in `keys`, in no particular order; `data` is
+ * valid only during the call.  Missing keys get no call.  A non-zero return
+ * from `cb` stops the reads and is returned.  Returns 0, the callback's
+ * value, DH_EUSAGE for a bad key, DH_EIO, DH_ENOMEM.
+ */
+typedef int (*dh_get_cb)(size_t i, const void *data, size_t len, void *payload);
+int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload);
+
 /* dh_store_has() - 1 if `key` exists, 0 if not, or a negative error. */
 int dh_store_has(struct dh_store *st, const char *key);
 

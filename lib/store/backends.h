@@ -10,6 +10,14 @@
 extern const struct dh_store_ops dh_store_mem_ops;
 extern const struct dh_store_ops dh_store_file_ops;
 extern const struct dh_store_ops dh_store_lmdb_ops;
+extern const struct dh_store_ops dh_store_sqlite_ops;
+extern const struct dh_store_ops dh_store_postgresql_ops;
+extern const struct dh_store_ops dh_store_postgres_ops;
+extern const struct dh_store_ops dh_store_redis_ops;
+extern const struct dh_store_ops dh_store_s3_ops;
+extern const struct dh_store_ops dh_store_gs_ops;
+extern const struct dh_store_ops dh_store_dynamodb_ops;
+
 extern const struct dh_store_ops dh_store_tiered_ops;
 
 /*

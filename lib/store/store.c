@@ -23,6 +23,21 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
+#if DH_HAVE_SQLITE
+	&dh_store_sqlite_ops,
+#endif
+#if DH_HAVE_POSTGRESQL
+	&dh_store_postgresql_ops,
+	&dh_store_postgres_ops,
+#endif
+#if DH_HAVE_REDIS
+	&dh_store_redis_ops,
+#endif
+#if DH_HAVE_CLOUD
+	&dh_store_s3_ops,
+	&dh_store_dynamodb_ops,
+	&dh_store_gs_ops,
+#endif
 	&dh_store_tiered_ops,
 };
 
@@ -261,6 +276,28 @@ int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 		if ((rc = st->ops->put(st, kvs[i].key, kvs[i].data, kvs[i].len)))
 			return rc;
 	return 0;
+}
+
+int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(keys[i])))
+			return rc;
+	if (st->ops->get_many)
+		return n ? st->ops->get_many(st, keys, n, cb, payload) : 0;
+	for (i = 0; i < n && !rc; i++) {
+		rc = st->ops->get(st, keys[i], &b);
+		if (rc == DH_ENOTFOUND)
+			rc = 0;
+		else if (!rc)
+			rc = cb(i, b.data ? b.data : "", b.len, payload);
+	}
+	dh_buf_release(&b);
+	return rc;
 }
 
 int dh_store_has(struct dh_store *st, const char *key)
