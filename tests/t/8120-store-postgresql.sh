@@ -118,7 +118,7 @@ test_expect_success 'a connection dropped mid-operation: clear error, nothing wr
 
 test_expect_success 'a program that keeps SIGPIPE is not killed when the server hangs up mid-write' '
 	mkfifo go
-	{ if store-put-later "$url" k/big 67108864 <go >ready 2>err2; then echo 0; else echo $?; fi >rc2; } &
+	{ if store-put-later "$url" k/big 16777216 <go >ready 2>err2; then echo 0; else echo $?; fi >rc2; } &
 	exec 9>go &&
 	i=0; while [ $i -lt 100 ] && ! grep -q ready ready; do sleep 0.1; i=$((i + 1)); done &&
 	sql "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '"'store-put-later'"'" >out &&
