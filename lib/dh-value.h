@@ -30,7 +30,7 @@ struct dh_arena;
 int dh_arena_new(struct dh_arena **out);
 /* Free the arena and everything allocated from it. */
 void dh_arena_free(struct dh_arena *a);
-/* Free everything allocated from it but keep the first block for reuse. */
+/* Free everything allocated from it but keep one block (the largest) for reuse. */
 void dh_arena_reset(struct dh_arena *a);
 /* `size` bytes aligned for any type, or NULL (with DH_ENOMEM set). */
 void *dh_arena_alloc(struct dh_arena *a, size_t size);
@@ -103,12 +103,21 @@ int dh_val_copy(struct dh_val *out, struct dh_arena *a, const struct dh_val *v);
 
 /*
  * dh_val_cmp() - total order of values as Datahike orders them inside
- * indices: within a type by value (numbers numerically, text by code
- * point, collections element-wise then by length), and across types in a
- * fixed order documented in dh-format(5).  Returns <0, 0, >0.
+ * indices: numbers of all types numerically (1 < 1.5 < 2N < 2.5M; ties
+ * between kinds, 1 vs 1.0, broken integer < floating < decimal; NaN last),
+ * strings as Java compares them (UTF-16 units), keywords and symbols by
+ * namespace then name, sequences (vectors, lists) by length then element-
+ * wise, and across types in a fixed order:
+ *   nil < bytes < keyword < map < set < list/vector < symbol < tagged
+ *   < boolean < char < number < string < inst < uuid
+ * (val.c says why).  0 exactly when dh_val_eq().  Returns <0, 0, >0.
  */
 int dh_val_cmp(const struct dh_val *a, const struct dh_val *b);
-/* dh_val_eq() - Clojure's `=`: 1 (long) and 1.0 (double) are not equal. */
+/*
+ * dh_val_eq() - Clojure's `=`: 1 (long) and 1.0 (double) are not equal, 1
+ * and 1N are, and so are 1.0M and 1.00M, (1 2) and [1 2].  Unlike Clojure,
+ * NaN equals NaN (an index must find what it stored).
+ */
 int dh_val_eq(const struct dh_val *a, const struct dh_val *b);
 /* A hash consistent with dh_val_eq(), for hash joins. */
 uint64_t dh_val_hash(const struct dh_val *v);

@@ -13,5 +13,8 @@ extern const struct dh_store_ops dh_store_sqlite_ops;
 extern const struct dh_store_ops dh_store_postgresql_ops;
 extern const struct dh_store_ops dh_store_postgres_ops;
 extern const struct dh_store_ops dh_store_redis_ops;
+extern const struct dh_store_ops dh_store_s3_ops;
+extern const struct dh_store_ops dh_store_gs_ops;
+extern const struct dh_store_ops dh_store_dynamodb_ops;
 
 #endif

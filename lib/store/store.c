@@ -32,6 +32,11 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_REDIS
 	&dh_store_redis_ops,
 #endif
+#if DH_HAVE_CLOUD
+	&dh_store_s3_ops,
+	&dh_store_dynamodb_ops,
+	&dh_store_gs_ops,
+#endif
 };
 
 #define MAX_EXTRA 64

@@ -1,30 +1,24 @@
 /*
- * bench-store.c - the store side of scripts/bench-sql-redis.
+ * bench-store.c - store put/get throughput next to raw writes.
  *
- *   bench-store put URI N SIZE BATCH   write N distinct SIZE-byte nodes in
- *                                      node batches of BATCH, then move a
- *                                      head; print "<seconds> <nodes/s> <MB/s>"
- *   bench-store get URI N SIZE         read back the nodes of `put` (verified)
- *   bench-store get-many URI N SIZE    the same with dh_store_get_many, 1000 a call
- *   bench-store rows N SIZE            the same nodes as COPY text rows
- *                                      (key TAB \\x<hex>) for psql's COPY
- *   bench-store sqlite-raw FILE N SIZE the same rows inserted with the bare
- *                                      SQLite API in one transaction (WAL)
+ *   bench-store DIR [COUNT_4K] [COUNT_64K]
  *
- * Node i's bytes are a deterministic function of i, so `put` and `rows`
- * produce the same keys and bytes and a baseline loads exactly what the
- * store wrote.
+ * For the file and LMDB backends: batched, durable puts of 4 KiB and 64 KiB
+ * nodes (put_many of BATCH nodes, then flush), and gets of every node; next
+ * to a trivial loop writing the same bytes sequentially to one file with the
+ * same durability (one fdatasync per batch), measured in the same run.
+ * Prints one line per measurement with the ratio to the raw rate.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "config.h"
 #include "dh.h"
-#if DH_HAVE_SQLITE
-#include <sqlite3.h>
-#endif
+
+#define BATCH 1000
 
 static double now(void)
 {
@@ -34,169 +28,138 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void node_bytes(unsigned char *out, size_t size, size_t i)
+static void fill(unsigned char *p, size_t n, unsigned seed)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ULL * (i + 1);
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
 
-	for (size_t j = 0; j < size; j++) {
+	for (size_t i = 0; i < n; i += 8) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		out[j] = (unsigned char)x;
+		memcpy(p + i, &x, n - i < 8 ? n - i : 8);
 	}
 }
 
-static int check_cb(size_t i, const void *data, size_t len, void *payload)
+/*
+ * The peer: the same bytes, generated the same way in batches, written
+ * sequentially to one file with one fdatasync per batch.
+ */
+static double raw_write(const char *dir, unsigned char *batchbuf, size_t size, size_t count)
 {
-	char (*names)[DH_HASH_HEX + 1] = payload, got[DH_HASH_HEX + 1];
+	char path[4096];
+	double t0 = now();
+	int fd;
 
-	dh_node_name(got, data, len);
-	if (strcmp(got, names[i]))
-		return dh_error_set(DH_ECORRUPT, "node %s does not hash to its name", names[i]);
-	return 0;
+	snprintf(path, sizeof(path), "%s/raw.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	for (size_t i = 0; i < count; i += BATCH) {
+		size_t n = count - i < BATCH ? count - i : BATCH;
+
+		for (size_t j = 0; j < n; j++)
+			fill(batchbuf + j * size, size, (unsigned)(i + j));
+		for (size_t j = 0; j < n; j++)
+			if (write(fd, batchbuf + j * size, size) != (ssize_t)size)
+				abort();
+		fdatasync(fd);
+	}
+	close(fd);
+	unlink(path);
+	return (double)count / (now() - t0);
 }
 
-static int fail(const char *what)
+struct result {
+	double put, get, node_get, flush_secs;
+};
+
+static int run(struct result *r, const char *uri, unsigned char *batchbuf, size_t size, size_t count)
 {
-	fprintf(stderr, "bench-store: %s: %s\n", what, dh_errmsg());
-	return 1;
+	struct dh_store *st;
+	struct dh_kv *kvs = calloc(BATCH, sizeof(*kvs));
+	char (*keys)[DH_NODE_KEY_LEN + 1] = calloc(count, sizeof(*keys));
+	struct dh_buf b = DH_BUF_INIT;
+	double t0, t1;
+	int rc = dh_store_open(&st, uri, DH_STORE_CREATE);
+
+	r->flush_secs = 0;
+
+	if (rc)
+		goto out;
+	t0 = now();
+	for (size_t i = 0; i < count && !rc; i += BATCH) {
+		size_t n = count - i < BATCH ? count - i : BATCH;
+
+		for (size_t j = 0; j < n; j++) {
+			char hex[DH_HASH_HEX + 1];
+
+			fill(batchbuf + j * size, size, (unsigned)(i + j));
+			dh_node_name(hex, batchbuf + j * size, size);
+			dh_node_key(keys[i + j], hex);
+			kvs[j].key = keys[i + j];
+			kvs[j].data = batchbuf + j * size;
+			kvs[j].len = size;
+		}
+		rc = dh_store_put_many(st, kvs, n);
+		t1 = now();
+		if (!rc)
+			rc = dh_store_flush(st);
+		r->flush_secs += now() - t1;
+	}
+	r->put = (double)count / (now() - t0);
+	r->flush_secs /= (double)count / r->put;  /* as a share of the put time */
+	t0 = now();
+	for (int pass = 0; pass < 3 && !rc; pass++)
+		for (size_t i = 0; i < count && !rc; i++)
+			rc = dh_store_get(st, keys[i], &b);
+	r->get = 3.0 * (double)count / (now() - t0);
+	t0 = now();
+	for (size_t i = 0; i < count && !rc; i++) {
+		char hex[DH_HASH_HEX + 1];
+
+		snprintf(hex, sizeof(hex), "%c%c%s", keys[i][6], keys[i][7], keys[i] + 9);
+		rc = dh_node_get(st, hex, &b);
+	}
+	r->node_get = (double)count / (now() - t0);
+	dh_store_close(st);
+out:
+	if (rc)
+		fprintf(stderr, "bench-store: %s: %s\n", uri, dh_errmsg());
+	free(kvs);
+	free(keys);
+	dh_buf_release(&b);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	struct dh_store *st = NULL;
-	struct dh_node_batch *b = NULL;
-	char name[DH_HASH_HEX + 1], first[DH_HASH_HEX + 1] = "";
-	unsigned char *data;
-	size_t n, size, batch = 1;
-	double t0, t;
+	const char *dir = argc > 1 ? argv[1] : "/tmp";
+	size_t counts[2] = { argc > 2 ? strtoul(argv[2], NULL, 10) : 20000, argc > 3 ? strtoul(argv[3], NULL, 10) : 2000 };
+	size_t sizes[2] = { 4096, 65536 };
+	const char *schemes[2] = { "file", "lmdb" };
+	unsigned char *data = malloc((size_t)65536 * BATCH);
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: bench-store put URI N SIZE BATCH | get URI N SIZE | rows N SIZE\n");
-		return 2;
-	}
-	if (!strcmp(argv[1], "rows")) {
-		static const char hex[] = "0123456789abcdef";
-		char *line;
+	printf("%-6s %6s %7s %12s %6s %12s %8s %12s %12s\n", "store", "node", "count", "put/s", "sync%", "raw write/s",
+	       "ratio", "get/s", "verified/s");
+	for (int s = 0; s < 2; s++) {
+		size_t size = sizes[s], count = counts[s];
+		double raw = raw_write(dir, data, size, count);
 
-		n = strtoul(argv[2], NULL, 10);
-		size = strtoul(argv[3], NULL, 10);
-		data = malloc(size);
-		line = malloc(2 * size + DH_NODE_KEY_LEN + 8);
-		for (size_t i = 0; i < n; i++) {
-			char *p = line;
+		for (int k = 0; k < 2; k++) {
+			char uri[4200], cmd[4300];
+			struct result r;
 
-			node_bytes(data, size, i);
-			dh_node_name(name, data, size);
-			dh_node_key(p, name);
-			p += DH_NODE_KEY_LEN;
-			memcpy(p, "\t\\\\x", 4);
-			p += 4;
-			for (size_t j = 0; j < size; j++) {
-				*p++ = hex[data[j] >> 4];
-				*p++ = hex[data[j] & 15];
-			}
-			*p++ = '\n';
-			fwrite(line, 1, (size_t)(p - line), stdout);
-		}
-		return fflush(stdout) ? 1 : 0;
-	}
-#if DH_HAVE_SQLITE
-	if (!strcmp(argv[1], "sqlite-raw") && argc >= 5) {
-		sqlite3 *db;
-		sqlite3_stmt *ins;
-		char key[DH_NODE_KEY_LEN + 1];
-
-		n = strtoul(argv[3], NULL, 10);
-		size = strtoul(argv[4], NULL, 10);
-		data = malloc(size);
-		if (sqlite3_open(argv[2], &db) ||
-		    sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-				     "CREATE TABLE raw (key TEXT PRIMARY KEY, value BLOB NOT NULL)", NULL, NULL, NULL) ||
-		    sqlite3_prepare_v2(db, "INSERT INTO raw VALUES (?1, ?2)", -1, &ins, NULL)) {
-			fprintf(stderr, "bench-store: sqlite: %s\n", sqlite3_errmsg(db));
-			return 1;
-		}
-		t0 = now();
-		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-		for (size_t i = 0; i < n; i++) {
-			node_bytes(data, size, i);
-			dh_node_name(name, data, size);
-			dh_node_key(key, name);
-			sqlite3_bind_text(ins, 1, key, -1, SQLITE_STATIC);
-			sqlite3_bind_blob(ins, 2, data, (int)size, SQLITE_STATIC);
-			if (sqlite3_step(ins) != SQLITE_DONE) {
-				fprintf(stderr, "bench-store: sqlite: %s\n", sqlite3_errmsg(db));
+			snprintf(uri, sizeof(uri), "%s://%s/bench-%s-%zu", schemes[k], dir, schemes[k], size);
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s/bench-%s-%zu'", dir, schemes[k], size);
+			if (system(cmd))
 				return 1;
-			}
-			sqlite3_reset(ins);
+			if (run(&r, uri, data, size, count))
+				return 1;
+			printf("%-6s %5zuK %7zu %12.0f %5.0f%% %12.0f %8.2f %12.0f %12.0f\n", schemes[k], size / 1024, count,
+			       r.put, 100 * r.flush_secs, raw, r.put / raw, r.get, r.node_get);
+			fflush(stdout);
+			if (system(cmd))
+				return 1;
 		}
-		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
-			fprintf(stderr, "bench-store: sqlite: %s\n", sqlite3_errmsg(db));
-			return 1;
-		}
-		t = now() - t0;
-		printf("%.3f %.0f %.1f\n", t, (double)n / t, (double)n * (double)size / t / 1e6);
-		sqlite3_finalize(ins);
-		sqlite3_close(db);
-		return 0;
 	}
-#endif
-	if (argc < 5)
-		return 2;
-	n = strtoul(argv[3], NULL, 10);
-	size = strtoul(argv[4], NULL, 10);
-	if (argc > 5)
-		batch = strtoul(argv[5], NULL, 10);
-	data = malloc(size);
-	if (dh_store_open(&st, argv[2], !strcmp(argv[1], "put") ? DH_STORE_CREATE : 0))
-		return fail("open");
-	t0 = now();
-	if (!strcmp(argv[1], "put")) {
-		if (dh_node_batch_new(&b, st))
-			return fail("batch");
-		for (size_t i = 0; i < n; i++) {
-			node_bytes(data, size, i);
-			if (dh_node_batch_add(b, data, size, name))
-				return fail("batch add");
-			if (i == 0)
-				memcpy(first, name, sizeof(first));
-			if ((i + 1) % batch == 0 && dh_node_batch_write(b))
-				return fail("batch write");
-		}
-		if (dh_node_batch_write(b) || dh_head_cas(st, "bench", NULL, first))
-			return fail("write");
-		dh_node_batch_free(b);
-	} else if (!strcmp(argv[1], "get-many")) {
-		static char names[1000][DH_HASH_HEX + 1], keys[1000][DH_NODE_KEY_LEN + 1];
-		const char *kp[1000];
-
-		for (size_t i = 0; i < n; i += 1000) {
-			size_t m = n - i < 1000 ? n - i : 1000;
-
-			for (size_t j = 0; j < m; j++) {
-				node_bytes(data, size, i + j);
-				dh_node_name(names[j], data, size);
-				dh_node_key(keys[j], names[j]);
-				kp[j] = keys[j];
-			}
-			if (dh_store_get_many(st, kp, m, check_cb, names))
-				return fail("get_many");
-		}
-	} else {
-		struct dh_buf out = DH_BUF_INIT;
-
-		for (size_t i = 0; i < n; i++) {
-			node_bytes(data, size, i);
-			dh_node_name(name, data, size);
-			if (dh_node_get(st, name, &out))
-				return fail("get");
-		}
-		dh_buf_release(&out);
-	}
-	t = now() - t0;
-	printf("%.3f %.0f %.1f\n", t, (double)n / t, (double)n * (double)size / t / 1e6);
-	dh_store_close(st);
 	free(data);
 	return 0;
 }
