@@ -139,7 +139,8 @@ struct dh_uri {
 	char *path;          /* "" when absent; starts with '/' when present */
 	struct dh_uri_param *params;
 	size_t nparams;
-	char *text;          /* the URI as given, password replaced by "***" */
+	char *text;          /* the URI as given, passwords replaced by "***"
+	                        (also those of URIs nested in query values) */
 };
 
 /*
@@ -255,13 +256,14 @@ int dh_store_flush(struct dh_store *st);
 
 /*
  * dh_store_cas() - compare-and-swap the value of mutable key `key` (a head):
- * set it to `new` (NULL: delete it) if it currently holds `old` (NULL: it must
- * be absent).  Every value put through this handle is made durable first, so
- * a head never names data that a crash could lose.  Returns 0, DH_ECONFLICT
- * when the current value differs from `old` (nothing changed), DH_EUSAGE for a
- * bad key, DH_EIO.
+ * set it to `new_value` (NULL: delete it) if it currently holds `old_value`
+ * (NULL: it must be absent).  Every value put through this handle is made
+ * durable first, so a head never names data that a crash could lose.
+ * Returns 0, DH_ECONFLICT when the current value differs from `old_value`
+ * (nothing changed), DH_EUSAGE for a bad key, DH_EIO.  (The parameters are
+ * not called old and new, so that C++ can include this header.)
  */
-int dh_store_cas(struct dh_store *st, const char *key, const char *old, const char *new);
+int dh_store_cas(struct dh_store *st, const char *key, const char *old_value, const char *new_value);
 
 /* ---- heads ------------------------------------------------------------- */
 
@@ -283,11 +285,11 @@ int dh_branch_check(const char *name);
 int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 1]);
 
 /*
- * dh_head_cas() - move `branch` from `old` (NULL: absent) to `new` (64 hex
- * digits).  Returns 0, DH_ECONFLICT when another writer moved it first,
+ * dh_head_cas() - move `branch` from `old_value` (NULL: absent) to
+ * `new_value` (64 hex digits).  Returns 0, DH_ECONFLICT when another writer moved it first,
  * DH_EUSAGE, DH_EIO.
  */
-int dh_head_cas(struct dh_store *st, const char *branch, const char *old, const char *new);
+int dh_head_cas(struct dh_store *st, const char *branch, const char *old_value, const char *new_value);
 
 /*
  * dh_head_list() - call `cb` with each branch name that has a head.
