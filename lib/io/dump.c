@@ -1065,7 +1065,10 @@ static int read_manifest(struct dh_dump_reader *r)
 	if ((rc = dh_arena_new(&r->marena)))
 		goto out;
 	if ((rc = dh_edn_parse(&r->manifest, r->marena, text.data, text.len, path))) {
-		rc = rc == DH_ENOMEM ? rc : dh_error_set(DH_ECORRUPT, "%s", dh_errmsg());
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", dh_errmsg());
+		rc = rc == DH_ENOMEM ? rc : dh_error_set(DH_ECORRUPT, "%s", msg);
 		goto out;
 	}
 	r->has_manifest = 1;
