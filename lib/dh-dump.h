@@ -255,7 +255,7 @@ typedef void (*dh_progress_cb)(const char *phase, uint64_t done, void *payload);
 struct dh_export_opts {
 	int history;                  /* every assertion and retraction, not the current state */
 	const char *tmpdir;           /* for sort runs; NULL: $TMPDIR or /tmp */
-	size_t sort_mem;              /* bytes of records sorted in memory; 0: 64 MiB */
+	size_t sort_mem;              /* bytes for sorting in memory (records, keys, qsort); 0: 96 MiB */
 	dh_progress_cb progress;
 	void *payload;
 };

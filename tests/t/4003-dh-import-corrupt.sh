@@ -81,9 +81,9 @@ test_expect_success 'a missing manifest: not a dump (an unfinished export)' '
 
 test_expect_success 'a wrong checksum in the manifest' '
 	copy d2 &&
-	sed "1,/:sha256 \"/s/:sha256 \"./:sha256 \"0/" good/manifest.edn >d2/manifest.edn &&
-	! cmp good/manifest.edn d2/manifest.edn &&
-	sed -i "s/:sha256 \"0/:sha256 \"1/" d2/manifest.edn &&
+	zero=0000000000000000000000000000000000000000000000000000000000000000 &&
+	sed "0,/:sha256 \"[0-9a-f]*\"/s//:sha256 \"$zero\"/" good/manifest.edn >d2/manifest.edn &&
+	grep -c "$zero" d2/manifest.edn &&
 	test_expect_code 1 dh-import ./t9 d2 2>err &&
 	failed_clean t9 "datoms-000001.cbor: checksum mismatch"
 '
@@ -140,8 +140,7 @@ test_expect_success 'a missing chunk file' '
 
 test_expect_success 'a semantic digest that does not match' '
 	copy d10 &&
-	sed -i "s/:xor \"[0-9a-f]\([0-9a-f]*\)\"/:xor \"f\1\"/" d10/manifest.edn &&
-	sed -i "s/:xor \"ff/:xor \"0f/" d10/manifest.edn &&
+	sed -i "s/:xor \"[0-9a-f]*\"/:xor \"0123456789abcdef\"/" d10/manifest.edn &&
 	! cmp good/manifest.edn d10/manifest.edn &&
 	test_expect_code 1 dh-import ./t16 d10 2>err &&
 	failed_clean t16 "semantic digest mismatch"
