@@ -175,7 +175,7 @@ int dh_dump_writer_finish(struct dh_dump_writer *w, const struct dh_dump_meta *m
 /* The format the writer writes. */
 enum dh_dump_format dh_dump_writer_format(const struct dh_dump_writer *w);
 
-/* The digest and count of what was written so far.  Borrowed. */
+/* The digest (chunked dumps only; others count) and count of what was written so far.  Borrowed. */
 const struct dh_digest *dh_dump_writer_digest(const struct dh_dump_writer *w);
 
 /* Free the writer; an unfinished chunked dump's temporary files are removed. */
