@@ -85,7 +85,9 @@ void dh_json_reader_free(struct dh_json_reader *r)
 }
 
 /* More input at data[end..]: drop what was consumed, grow while a value
- * being parsed needs the room.  Returns 0 at the end of input. */
+ * being parsed needs the room.  Returns 0 at the end of input.  It stops
+ * after a newline, so a line written to a pipe is read without waiting
+ * for more. */
 static int more(struct dh_json_reader *r)
 {
 	size_t n;
@@ -107,10 +109,20 @@ static int more(struct dh_json_reader *r)
 		r->data = p;
 		r->cap *= 2;
 	}
-	n = fread(r->rbuf + r->end, 1, r->cap - r->end, r->f);
-	if (n == 0 && ferror(r->f))
-		r->ioerr = errno ? errno : EIO;
-	r->end += n;
+	/* up to a newline, so that a line written to a pipe is read at once */
+	for (n = 0; r->end < r->cap;) {
+		int c = getc_unlocked(r->f);
+
+		if (c == EOF) {
+			if (ferror(r->f))
+				r->ioerr = errno ? errno : EIO;
+			break;
+		}
+		r->rbuf[r->end++] = (char)c;
+		n++;
+		if (c == '\n')
+			break;
+	}
 	return n > 0;
 }
 
@@ -355,6 +367,8 @@ static int print_key(struct dh_buf *out, const struct dh_val *k)
 
 	switch (k->type) {
 	case DH_KEYWORD:
+		/* reading drops one leading ':' from a key, and "" is a string */
+		return put_string(out, k->u.s, k->len, !k->len || k->u.s[0] == ':' ? ":" : NULL);
 	case DH_STRING:
 	case DH_SYMBOL:
 		return put_string(out, k->u.s, k->len, NULL);
@@ -389,7 +403,7 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 	case DH_BOOL:
 		return dh_buf_adds(out, v->u.b ? "true" : "false");
 	case DH_LONG:
-		return dh_buf_addf(out, "%lld", (long long)v->u.i);
+		return dhv_put_long(out, v->u.i);
 	case DH_BIGINT:
 	case DH_BIGDEC:
 		return dh_buf_add(out, v->u.s, v->len);

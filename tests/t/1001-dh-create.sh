@@ -110,9 +110,4 @@ test_expect_success 'an LMDB store' '
 	dump-datoms lmdb://$TRASH/lm --info | grep "^max-tx 536870912$"
 '
 
-test_expect_success '--help matches the man page synopsis' '
-	dh-create --help | head -1 | sed "s/^usage: //" >usage &&
-	test -s usage
-'
-
 test_done
