@@ -640,6 +640,8 @@ static int chunk_open(struct dh_dump_writer *w)
 		return rc;
 	if (!(w->cf = fopen(w->tmp, "wb")))
 		return dh_error_set(DH_EIO, "cannot create '%s': %s", w->tmp, strerror(errno));
+	/* a history dump holds every value ever asserted: owner only, as Datahike does */
+	fchmod(fileno(w->cf), 0600);
 	if ((rc = out_init(&w->o, w->cf, w->tmp, w->gzip)) || (rc = sha_begin(&w->sha)))
 		return rc;
 	w->in_chunk = 0;
@@ -751,6 +753,7 @@ static int write_manifest(struct dh_dump_writer *w, const struct dh_dump_meta *m
 		rc = dh_error_set(DH_EIO, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
+	fchmod(fileno(f), 0600);
 	if (fwrite(t.data, 1, t.len, f) != t.len) {
 		rc = dh_error_set(DH_EIO, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
@@ -1385,6 +1388,25 @@ static int where_fail(struct dh_dump_reader *r, int rc)
 	return dh_error_set(rc, "%s: %s", dh_dump_reader_where(r), msg);
 }
 
+/*
+ * Old Datahike (clj-cbor) wrote the doubles 0.0, -0.0, NaN and the
+ * infinities as half-precision floats; nothing else writes halves into a
+ * dump, so a half-precision value is read back as the double it was.
+ */
+static void widen_half(struct dh_record *out, const unsigned char *p, size_t len)
+{
+	uint64_t n;
+	size_t off = 1;
+
+	for (int i = 0; i < 2; i++) {
+		if (dh_cbor_frame(p + off, len - off, &n) != 1)
+			return;
+		off += (size_t)n;
+	}
+	if (off < len && p[off] == 0xf9)
+		out->v.type = DH_DOUBLE;
+}
+
 int dh_dump_read(struct dh_dump_reader *r, struct dh_arena *a, struct dh_record *out,
                  const unsigned char **raw, size_t *rawlen)
 {
@@ -1473,6 +1495,8 @@ int dh_dump_read(struct dh_dump_reader *r, struct dh_arena *a, struct dh_record 
 		r->start += len;
 		if ((rc = dh_record_decode(out, a, p, len)))
 			return where_fail(r, rc);
+		if (out->v.type == DH_FLOAT)
+			widen_half(out, p, len);
 		if (raw)
 			*raw = p;
 		if (rawlen)

@@ -308,6 +308,24 @@ static void test_seq_files(void)
 	write_file(path, "", 0);
 	ok(read_all(path, &n, err, sizeof(err)) == 0 && n == 0, "an empty file is an empty dump");
 
+	/* old Datahike wrote 0.0 as a half float: it is a double again */
+	len = unhex(b, "8501d827623a78f900001a20000001f5 8502d827623a78fa3fc000001a20000001f5");
+	write_file(path, b, (size_t)len);
+	{
+		struct dh_dump_reader *r = NULL;
+		struct dh_record rec;
+		int t1 = -1, t2 = -1;
+
+		if (!dh_dump_reader_open(&r, path, DH_DUMP_AUTO)) {
+			if (dh_dump_read(r, A, &rec, NULL, NULL) == 1)
+				t1 = rec.v.type;
+			if (dh_dump_read(r, A, &rec, NULL, NULL) == 1)
+				t2 = rec.v.type;
+		}
+		ok(t1 == DH_DOUBLE && t2 == DH_FLOAT, "legacy half-float 0.0 reads as a double, a 4-byte float stays one");
+		dh_dump_reader_free(r);
+	}
+
 	len = unhex(b, "1f8b0800000000000003");
 	write_file(path, b, (size_t)len);
 	rc = read_all(path, &n, err, sizeof(err));
