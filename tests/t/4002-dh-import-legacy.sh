@@ -52,12 +52,15 @@ test_expect_success 'its data is there, with history' '
 	grep "^9$" eid
 '
 
-test_expect_success 'its data is queryable with dh-query' '
-	if ! command -v dh-query >/dev/null; then
-		echo "dh-query not built here: checked through dump-datoms above only"; exit 0
-	fi &&
-	dh-query ./db "[:find ?n ?a :where [?e :name ?n] [?e :age ?a]]" >out &&
-	grep "Alice" out && grep "31" out && ! grep "30" out
+test_expect_success 'its data is queryable with dh-query, history included' '
+	dh-query ./db "[:find ?n ?a ?t :where [?e :name ?n] [?e :age ?a] [?e :tags ?t]]" >out &&
+	grep -F "[\"Alice\" 25 :a]" out && grep -F "[\"Bob\" 31 :c]" out &&
+	test $(grep -o "\[" out | wc -l) -eq 2 &&
+	dh-query ./db "[:find ?b :where [?e :name \"Bob\"] [?e :born ?b]]" >out &&
+	grep "2001-12-31T23:59:59.999" out &&
+	dh-query --history ./db "[:find ?a ?op :where [?e :name \"Bob\"] [?e :age ?a ?tx ?op]]" >out &&
+	grep -F "[30 true]" out && grep -F "[30 false]" out && grep -F "[31 true]" out &&
+	test $(grep -o "\[" out | wc -l) -eq 3
 '
 
 test_expect_success 'it exports back, in the legacy format byte for byte but instants' '
