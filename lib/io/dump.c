@@ -1043,7 +1043,7 @@ static int capability_known(const struct dh_val *v)
 static int read_manifest(struct dh_dump_reader *r)
 {
 	struct dh_buf text = DH_BUF_INIT;
-	char *path = NULL, name[32];
+	char *path = NULL;
 	const struct dh_val *m, *v, *cs;
 	FILE *f = NULL;
 	int rc;
@@ -1184,7 +1184,6 @@ static int read_manifest(struct dh_dump_reader *r)
 		r->chunks[i].count = cnt ? cnt->u.i : -1;
 		r->nchunks++;
 	}
-	(void)name;
 out:
 	if (f)
 		fclose(f);
