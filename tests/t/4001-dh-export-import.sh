@@ -65,6 +65,27 @@ test_expect_success 'a chunked dump imports and exports the same digest' '
 	test_cmp expect actual
 '
 
+test_expect_success 'a manifest as Datahike prints it (commas, tags, extra keys) is read' '
+	cp -r dump dhk &&
+	{
+		printf "{:datahike.migrate/format-version 1, :history? true, :serialization :cbor-seq, "
+		printf ":datahike/meta {:datahike/version \"0.7.1625\", :datahike/id #uuid \"0f0e0d0c-0b0a-0908-0706-050403020100\", "
+		printf ":datahike/created-at #inst \"2026-07-01T00:00:00.000-00:00\"}, "
+		printf ":requires [:datahike.migrate/cbor-seq :datahike.migrate/history :db.type/long :db.type/ref :db.type/string], "
+		printf ":source-config {:store-backend :file, :attribute-refs? false, :index :datahike.index/persistent-set, "
+		printf ":keep-history? true, :schema-flexibility :write}, "
+		printf ":schema {:name {:db/ident :name, :db/valueType :db.type/string, :db/id 1}}, :system-idents {}, "
+		sed -n "s/^ \(:stats .*\)$/\1, /p; s/^ \(:semantic-digest .*\)$/\1, /p" dump/manifest.edn | tr -d "\n"
+		printf ":store-refs nil, :future-key #future/tag [1 2], "
+		sed -n "/^ :chunks/,/^ :compression/p" dump/manifest.edn | sed "s/}$/, }/"
+	} >dhk/manifest.edn &&
+	grep -c "," dhk/manifest.edn &&
+	dh-import ./dhk-db dhk &&
+	dump-datoms ./src --history >expect &&
+	dump-datoms ./dhk-db --history >actual &&
+	test_cmp expect actual
+'
+
 test_expect_success 'uncompressed chunks with --no-gzip' '
 	dh-export -Z ./src plain/ &&
 	test -f plain/datoms-000001.cbor &&
