@@ -1569,6 +1569,34 @@ static int check_manifest_totals(struct dh_dump_reader *r, const struct dh_dump_
 	return 0;
 }
 
+/* An unlinked temporary file in $TMPDIR (tmpfile() ignores it). */
+static int spool_open(FILE **out)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = NULL;
+	int fd;
+
+	*out = NULL;
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (asprintf(&path, "%s/dh-import-XXXXXX", dir) < 0)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		int rc = dh_error_set(DH_EIO, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
+
+		free(path);
+		return rc;
+	}
+	unlink(path);
+	free(path);
+	if (!(*out = fdopen(fd, "w+b"))) {
+		close(fd);
+		return dh_error_set(DH_EIO, "cannot open a temporary file: %s", strerror(errno));
+	}
+	return 0;
+}
+
 int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out)
 {
 	struct dh_dump_check c;
@@ -1589,10 +1617,8 @@ int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out)
 		struct stat st;
 
 		if (fstat(fileno(stdin), &st) || !S_ISREG(st.st_mode)) {
-			if (!(r->spool = tmpfile())) {
-				rc = dh_error_set(DH_EIO, "cannot create a temporary file: %s", strerror(errno));
+			if ((rc = spool_open(&r->spool)))
 				goto out;
-			}
 		}
 	}
 	while ((rc = dh_dump_read(r, a, &rec, &raw, &rawlen)) > 0) {
