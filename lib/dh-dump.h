@@ -175,7 +175,7 @@ int dh_dump_writer_finish(struct dh_dump_writer *w, const struct dh_dump_meta *m
 /* The format the writer writes. */
 enum dh_dump_format dh_dump_writer_format(const struct dh_dump_writer *w);
 
-/* The digest and count of what was written so far.  Borrowed. */
+/* The digest (chunked dumps only; others count) and count of what was written so far.  Borrowed. */
 const struct dh_digest *dh_dump_writer_digest(const struct dh_dump_writer *w);
 
 /* Free the writer; an unfinished chunked dump's temporary files are removed. */
@@ -255,7 +255,7 @@ typedef void (*dh_progress_cb)(const char *phase, uint64_t done, void *payload);
 struct dh_export_opts {
 	int history;                  /* every assertion and retraction, not the current state */
 	const char *tmpdir;           /* for sort runs; NULL: $TMPDIR or /tmp */
-	size_t sort_mem;              /* bytes of records sorted in memory; 0: 64 MiB */
+	size_t sort_mem;              /* bytes for sorting in memory (records, keys, qsort); 0: 96 MiB */
 	dh_progress_cb progress;
 	void *payload;
 };

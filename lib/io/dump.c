@@ -31,7 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The digest hashes every record; OpenSSL 3's one-shot SHA256() looks its
+ * algorithm up (under a lock) on each call, the low-level functions do not. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <zlib.h>
 
 #include "dh-dump.h"
@@ -286,8 +290,11 @@ void dh_digest_add(struct dh_digest *d, const void *rec, size_t len)
 {
 	unsigned char h[DH_HASH_LEN];
 	uint64_t x = 0;
+	SHA256_CTX c;
 
-	dh_sha256(h, rec, len);
+	SHA256_Init(&c);
+	SHA256_Update(&c, rec, len);
+	SHA256_Final(h, &c);
 	for (int i = 0; i < 8; i++)
 		x = x << 8 | h[i];
 	d->x ^= x;
@@ -633,6 +640,8 @@ static int chunk_open(struct dh_dump_writer *w)
 		return rc;
 	if (!(w->cf = fopen(w->tmp, "wb")))
 		return dh_error_set(DH_EIO, "cannot create '%s': %s", w->tmp, strerror(errno));
+	/* a history dump holds every value ever asserted: owner only, as Datahike does */
+	fchmod(fileno(w->cf), 0600);
 	if ((rc = out_init(&w->o, w->cf, w->tmp, w->gzip)) || (rc = sha_begin(&w->sha)))
 		return rc;
 	w->in_chunk = 0;
@@ -681,7 +690,11 @@ int dh_dump_write_raw(struct dh_dump_writer *w, const void *rec, size_t len)
 	}
 	if ((rc = out_write(&w->o, rec, len)))
 		return rc;
-	dh_digest_add(&w->digest, rec, len);
+	/* only a manifest carries the digest; a sequence just counts */
+	if (w->fmt == DH_DUMP_CHUNKED)
+		dh_digest_add(&w->digest, rec, len);
+	else
+		w->digest.count++;
 	if (w->fmt == DH_DUMP_CHUNKED && ++w->in_chunk >= w->chunk_records)
 		return chunk_close(w);
 	return 0;
@@ -740,6 +753,7 @@ static int write_manifest(struct dh_dump_writer *w, const struct dh_dump_meta *m
 		rc = dh_error_set(DH_EIO, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
+	fchmod(fileno(f), 0600);
 	if (fwrite(t.data, 1, t.len, f) != t.len) {
 		rc = dh_error_set(DH_EIO, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
@@ -831,8 +845,10 @@ static int src_fill(struct src *s)
 {
 	size_t n;
 
-	if (s->raw_eof)
+	if (s->raw_eof) {
+		s->in_pos = s->in_len = 0;
 		return 0;
+	}
 	n = fread(s->in, 1, IO_CHUNK, s->f);
 	if (n < IO_CHUNK) {
 		if (ferror(s->f))
@@ -1027,7 +1043,7 @@ static int capability_known(const struct dh_val *v)
 static int read_manifest(struct dh_dump_reader *r)
 {
 	struct dh_buf text = DH_BUF_INIT;
-	char *path = NULL, name[32];
+	char *path = NULL;
 	const struct dh_val *m, *v, *cs;
 	FILE *f = NULL;
 	int rc;
@@ -1063,7 +1079,10 @@ static int read_manifest(struct dh_dump_reader *r)
 	if ((rc = dh_arena_new(&r->marena)))
 		goto out;
 	if ((rc = dh_edn_parse(&r->manifest, r->marena, text.data, text.len, path))) {
-		rc = rc == DH_ENOMEM ? rc : dh_error_set(DH_ECORRUPT, "%s", dh_errmsg());
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", dh_errmsg());
+		rc = rc == DH_ENOMEM ? rc : dh_error_set(DH_ECORRUPT, "%s", msg);
 		goto out;
 	}
 	r->has_manifest = 1;
@@ -1165,7 +1184,6 @@ static int read_manifest(struct dh_dump_reader *r)
 		r->chunks[i].count = cnt ? cnt->u.i : -1;
 		r->nchunks++;
 	}
-	(void)name;
 out:
 	if (f)
 		fclose(f);
@@ -1369,6 +1387,25 @@ static int where_fail(struct dh_dump_reader *r, int rc)
 	return dh_error_set(rc, "%s: %s", dh_dump_reader_where(r), msg);
 }
 
+/*
+ * Old Datahike (clj-cbor) wrote the doubles 0.0, -0.0, NaN and the
+ * infinities as half-precision floats; nothing else writes halves into a
+ * dump, so a half-precision value is read back as the double it was.
+ */
+static void widen_half(struct dh_record *out, const unsigned char *p, size_t len)
+{
+	uint64_t n;
+	size_t off = 1;
+
+	for (int i = 0; i < 2; i++) {
+		if (dh_cbor_frame(p + off, len - off, &n) != 1)
+			return;
+		off += (size_t)n;
+	}
+	if (off < len && p[off] == 0xf9)
+		out->v.type = DH_DOUBLE;
+}
+
 int dh_dump_read(struct dh_dump_reader *r, struct dh_arena *a, struct dh_record *out,
                  const unsigned char **raw, size_t *rawlen)
 {
@@ -1457,6 +1494,8 @@ int dh_dump_read(struct dh_dump_reader *r, struct dh_arena *a, struct dh_record 
 		r->start += len;
 		if ((rc = dh_record_decode(out, a, p, len)))
 			return where_fail(r, rc);
+		if (out->v.type == DH_FLOAT)
+			widen_half(out, p, len);
 		if (raw)
 			*raw = p;
 		if (rawlen)
@@ -1530,6 +1569,34 @@ static int check_manifest_totals(struct dh_dump_reader *r, const struct dh_dump_
 	return 0;
 }
 
+/* An unlinked temporary file in $TMPDIR (tmpfile() ignores it). */
+static int spool_open(FILE **out)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = NULL;
+	int fd;
+
+	*out = NULL;
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (asprintf(&path, "%s/dh-import-XXXXXX", dir) < 0)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		int rc = dh_error_set(DH_EIO, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
+
+		free(path);
+		return rc;
+	}
+	unlink(path);
+	free(path);
+	if (!(*out = fdopen(fd, "w+b"))) {
+		close(fd);
+		return dh_error_set(DH_EIO, "cannot open a temporary file: %s", strerror(errno));
+	}
+	return 0;
+}
+
 int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out)
 {
 	struct dh_dump_check c;
@@ -1550,10 +1617,8 @@ int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out)
 		struct stat st;
 
 		if (fstat(fileno(stdin), &st) || !S_ISREG(st.st_mode)) {
-			if (!(r->spool = tmpfile())) {
-				rc = dh_error_set(DH_EIO, "cannot create a temporary file: %s", strerror(errno));
+			if ((rc = spool_open(&r->spool)))
 				goto out;
-			}
 		}
 	}
 	while ((rc = dh_dump_read(r, a, &rec, &raw, &rawlen)) > 0) {

@@ -166,8 +166,9 @@ int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export
 		if ((rc = dh_record_encode(&enc, &r, legacy)))
 			goto out;
 		memset(&k, 0, sizeof(k));
-		if ((rc = record_key(&k, (const unsigned char *)enc.data, enc.len, d->e, d->tx, d->added)))
-			goto out;
+		k.e = d->e;
+		k.tx = d->tx;
+		k.added = d->added;
 		k.arank = rank[d->a];
 		k.cls = legacy ? 0 : d->e != d->tx;
 		if ((rc = sorter_add(s, &k, enc.data, enc.len)))

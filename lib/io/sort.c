@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dh.h"
@@ -22,16 +23,25 @@
 
 #define RUN_BUF (256u << 10)
 
+/*
+ * A run's entry: the key folded into 12 bytes, and where the record is.
+ * k1 = tx above tx0 (31 bits) | cls (2 bits) | e (31 bits), each clamped,
+ * so it never contradicts the full order; k2 = attribute rank << 1 | added
+ * when the rank is known (0 otherwise).  Ties are settled from the record
+ * bytes themselves (slow_cmp()), which is rare: mostly values of one
+ * cardinality-many attribute.
+ */
 struct entry {
-	struct sort_key k;
-	size_t off;               /* record bytes in the run buffer */
-	uint32_t len;
+	uint64_t k1;
+	uint32_t k2;
+	uint32_t off;             /* [u32 len][record] in the run buffer */
 };
 
 struct run {
 	FILE *f;
 	unsigned char *buf;       /* current record */
 	size_t cap;
+	uint32_t len;
 	struct entry cur;
 };
 
@@ -52,33 +62,92 @@ struct sorter {
 	int last;                 /* run whose record was returned last; -1 none */
 };
 
-static int key_cmp(const struct sort_key *x, const unsigned char *xr, const struct sort_key *y,
-                   const unsigned char *yr)
+/* The unsigned or negative integer head at p (for e and tx). */
+static int64_t cbor_int(const unsigned char *p)
 {
-	size_t n;
+	unsigned ai = p[0] & 31, major = p[0] >> 5;
+	uint64_t v = ai;
+
+	if (ai >= 24 && ai <= 27) {
+		v = 0;
+		for (unsigned i = 0; i < (1u << (ai - 24)); i++)
+			v = v << 8 | p[1 + i];
+	}
+	return major == 1 ? -1 - (int64_t)v : (int64_t)v;
+}
+
+struct spans {
+	int64_t e, tx;
+	size_t a_off, a_len, v_off, v_len;
+	int added;
+};
+
+static void spans_of(struct spans *sp, const unsigned char *r, size_t len)
+{
+	uint64_t n = 0;
+	size_t off = 1;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->e = cbor_int(r + 1);
+	dh_cbor_frame(r + off, len - off, &n);
+	off += (size_t)n;
+	sp->a_off = off;
+	dh_cbor_frame(r + off, len - off, &n);
+	sp->a_len = (size_t)n;
+	off += (size_t)n;
+	sp->v_off = off;
+	dh_cbor_frame(r + off, len - off, &n);
+	sp->v_len = (size_t)n;
+	off += (size_t)n;
+	sp->tx = off < len ? cbor_int(r + off) : 0;
+	sp->added = r[len - 1] == 0xf5;
+}
+
+static int bytes_cmp(const unsigned char *x, size_t xl, const unsigned char *y, size_t yl)
+{
+	int c = memcmp(x, y, xl < yl ? xl : yl);
+
+	if (c)
+		return c;
+	return xl < yl ? -1 : xl > yl;
+}
+
+static int slow_cmp(uint32_t k2, const unsigned char *x, size_t xl, const unsigned char *y, size_t yl)
+{
+	struct spans a, b;
 	int c;
 
-	if (x->tx != y->tx)
-		return x->tx < y->tx ? -1 : 1;
-	if (x->cls != y->cls)
-		return x->cls < y->cls ? -1 : 1;
-	if (x->e != y->e)
-		return x->e < y->e ? -1 : 1;
-	if (x->arank != y->arank)
-		return x->arank < y->arank ? -1 : 1;
-	if (!x->arank) {
-		n = x->a_len < y->a_len ? x->a_len : y->a_len;
-		if ((c = memcmp(xr + x->a_off, yr + y->a_off, n)))
+	spans_of(&a, x, xl);
+	spans_of(&b, y, yl);
+	if (a.tx != b.tx)
+		return a.tx < b.tx ? -1 : 1;
+	if (a.e != b.e)
+		return a.e < b.e ? -1 : 1;
+	if (!(k2 >> 1)) {
+		if ((c = bytes_cmp(x + a.a_off, a.a_len, y + b.a_off, b.a_len)))
 			return c;
-		if (x->a_len != y->a_len)
-			return x->a_len < y->a_len ? -1 : 1;
+		if (a.added != b.added)
+			return a.added < b.added ? -1 : 1;
 	}
-	if (x->added != y->added)
-		return x->added < y->added ? -1 : 1;
-	n = x->v_len < y->v_len ? x->v_len : y->v_len;
-	if ((c = memcmp(xr + x->v_off, yr + y->v_off, n)))
-		return c;
-	return x->v_len < y->v_len ? -1 : x->v_len > y->v_len;
+	return bytes_cmp(x + a.v_off, a.v_len, y + b.v_off, b.v_len);
+}
+
+static int ecmp(const struct entry *x, const unsigned char *xr, uint32_t xl, const struct entry *y,
+                const unsigned char *yr, uint32_t yl)
+{
+	if (x->k1 != y->k1)
+		return x->k1 < y->k1 ? -1 : 1;
+	if (x->k2 != y->k2)
+		return x->k2 < y->k2 ? -1 : 1;
+	return slow_cmp(x->k2, xr, xl, yr, yl);
+}
+
+static uint32_t rec_len(const unsigned char *d, uint32_t off)
+{
+	uint32_t n;
+
+	memcpy(&n, d + off, 4);
+	return n;
 }
 
 static int ent_cmp(const void *a, const void *b, void *payload)
@@ -86,7 +155,35 @@ static int ent_cmp(const void *a, const void *b, void *payload)
 	const struct entry *x = a, *y = b;
 	const unsigned char *d = payload;
 
-	return key_cmp(&x->k, d + x->off, &y->k, d + y->off);
+	if (x->k1 != y->k1)
+		return x->k1 < y->k1 ? -1 : 1;
+	if (x->k2 != y->k2)
+		return x->k2 < y->k2 ? -1 : 1;
+	return slow_cmp(x->k2, d + x->off + 4, rec_len(d, x->off), d + y->off + 4, rec_len(d, y->off));
+}
+
+static uint64_t clamp31(int64_t v)
+{
+	return v < 0 ? 0 : v > 0x7fffffff ? 0x7fffffff : (uint64_t)v;
+}
+
+static void fold(struct entry *en, const struct sort_key *k)
+{
+	en->k1 = clamp31(k->tx - DH_DUMP_TX0) << 33 | (uint64_t)(k->cls & 3) << 31 | clamp31(k->e);
+	en->k2 = k->arank ? k->arank << 1 | (k->added & 1) : 0;
+}
+
+static void hugepages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t a = ((uintptr_t)p + 0x1fffff) & ~(uintptr_t)0x1fffff;
+
+	if (n > (4u << 20) && a < (uintptr_t)p + n)
+		madvise((void *)a, ((uintptr_t)p + n - a) & ~(uintptr_t)0x1fffff, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 int sorter_new(struct sorter **out, size_t mem, const char *tmpdir)
@@ -104,7 +201,7 @@ int sorter_new(struct sorter **out, size_t mem, const char *tmpdir)
 		free(s);
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	}
-	s->mem = mem ? mem : (64u << 20);
+	s->mem = mem ? mem : (96u << 20);
 	s->last = -1;
 	*out = s;
 	return 0;
@@ -146,8 +243,10 @@ static int spill(struct sorter *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry *e = &s->ents[i];
 
-		if (fwrite(&e->k, sizeof(e->k), 1, f) != 1 || fwrite(&e->len, sizeof(e->len), 1, f) != 1 ||
-		    fwrite(s->data + e->off, 1, e->len, f) != e->len) {
+		uint32_t len = rec_len(s->data, e->off);
+
+		if (fwrite_unlocked(&e->k1, 8, 1, f) != 1 || fwrite_unlocked(&e->k2, 4, 1, f) != 1 ||
+		    fwrite_unlocked(s->data + e->off, 1, (size_t)len + 4, f) != (size_t)len + 4) {
 			rc = dh_error_set(DH_EIO, "cannot write a sort run in '%s': %s", s->tmpdir, strerror(errno));
 			goto out;
 		}
@@ -171,65 +270,77 @@ out:
 
 int sorter_add(struct sorter *s, const struct sort_key *k, const void *rec, size_t len)
 {
+	uint32_t n32;
 	int rc;
 
-	if (len > UINT32_MAX)
+	if (len > UINT32_MAX - 8)
 		return dh_error_set(DH_EINVAL, "record too large to sort");
-	if (s->n && s->dlen + len + (s->n + 1) * sizeof(struct entry) > s->mem && (rc = spill(s)))
+	/*
+	 * Records and keys share the budget: half for records, a quarter for
+	 * keys, a quarter for qsort_r()'s merge buffer.  Both buffers are
+	 * reserved once (pages are touched only as they fill) and a run spills
+	 * when either is full.
+	 */
+	if (!s->data) {
+		s->dcap = s->mem / 2;
+		s->ecap = (s->mem / 4) / sizeof(struct entry);
+		if (s->dcap < 4096)
+			s->dcap = 4096;
+		if (s->dcap > UINT32_MAX)
+			s->dcap = UINT32_MAX;
+		if (s->ecap < 16)
+			s->ecap = 16;
+		if (!(s->data = malloc(s->dcap)) || !(s->ents = malloc(s->ecap * sizeof(*s->ents))))
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		/* large pages: a fault per 2 MiB, not per 4 KiB, as the buffers fill */
+		hugepages(s->data, s->dcap);
+		hugepages(s->ents, s->ecap * sizeof(*s->ents));
+	}
+	if ((s->dcap - s->dlen < len + 4 || s->n == s->ecap) && (rc = spill(s)))
 		return rc;
-	if (s->dcap - s->dlen < len) {
-		size_t cap = s->dcap ? s->dcap : (1u << 20);
-		unsigned char *nd;
+	if (s->dcap - s->dlen < len + 4) {
+		/* one record larger than the whole buffer */
+		unsigned char *nd = realloc(s->data, len + 4);
 
-		while (cap - s->dlen < len)
-			cap *= 2;
-		if (!(nd = realloc(s->data, cap)))
+		if (!nd)
 			return dh_error_set(DH_ENOMEM, "out of memory");
 		s->data = nd;
-		s->dcap = cap;
+		s->dcap = len + 4;
 	}
-	if (s->n == s->ecap) {
-		size_t cap = s->ecap ? s->ecap * 2 : 4096;
-		struct entry *ne = realloc(s->ents, cap * sizeof(*ne));
-
-		if (!ne)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		s->ents = ne;
-		s->ecap = cap;
-	}
-	memcpy(s->data + s->dlen, rec, len);
-	s->ents[s->n].k = *k;
-	s->ents[s->n].off = s->dlen;
-	s->ents[s->n].len = (uint32_t)len;
+	n32 = (uint32_t)len;
+	memcpy(s->data + s->dlen, &n32, 4);
+	memcpy(s->data + s->dlen + 4, rec, len);
+	fold(&s->ents[s->n], k);
+	s->ents[s->n].off = (uint32_t)s->dlen;
 	s->n++;
-	s->dlen += len;
+	s->dlen += len + 4;
 	return 0;
 }
 
 /* Read run r's next record; 1, 0 at its end, or an error. */
 static int run_next(struct sorter *s, struct run *r)
 {
-	size_t n = fread(&r->cur.k, sizeof(r->cur.k), 1, r->f);
+	size_t n = fread_unlocked(&r->cur.k1, 8, 1, r->f);
 
 	if (n != 1) {
 		if (ferror(r->f))
 			return dh_error_set(DH_EIO, "cannot read a sort run in '%s': %s", s->tmpdir, strerror(errno));
 		return 0;
 	}
-	if (fread(&r->cur.len, sizeof(r->cur.len), 1, r->f) != 1)
+	if (fread_unlocked(&r->cur.k2, 4, 1, r->f) != 1 || fread_unlocked(&r->len, 4, 1, r->f) != 1)
 		return dh_error_set(DH_EIO, "sort run in '%s' is truncated", s->tmpdir);
-	if (r->cap < r->cur.len) {
+	if (r->cap < r->len) {
 		size_t cap = r->cap ? r->cap : 4096;
 		unsigned char *nb;
 
-		while (cap < r->cur.len)
+		while (cap < r->len)
 			cap *= 2;
 		if (!(nb = realloc(r->buf, cap)))
 			return dh_error_set(DH_ENOMEM, "out of memory");
 		r->buf = nb;
 		r->cap = cap;
 	}
-	if (fread(r->buf, 1, r->cur.len, r->f) != r->cur.len)
+	if (fread_unlocked(r->buf, 1, r->len, r->f) != r->len)
 		return dh_error_set(DH_EIO, "sort run in '%s' is truncated", s->tmpdir);
 	return 1;
 }
@@ -237,7 +348,7 @@ static int run_next(struct sorter *s, struct run *r)
 static int heap_less(struct sorter *s, size_t a, size_t b)
 {
 	struct run *x = &s->runs[a], *y = &s->runs[b];
-	int c = key_cmp(&x->cur.k, x->buf, &y->cur.k, y->buf);
+	int c = ecmp(&x->cur, x->buf, x->len, &y->cur, y->buf, y->len);
 
 	return c < 0 || (c == 0 && a < b);
 }
@@ -304,8 +415,8 @@ int sorter_next(struct sorter *s, const unsigned char **rec, size_t *len)
 	if (!s->merging) {
 		if (s->pos >= s->n)
 			return 0;
-		*rec = s->data + s->ents[s->pos].off;
-		*len = s->ents[s->pos].len;
+		*rec = s->data + s->ents[s->pos].off + 4;
+		*len = rec_len(s->data, s->ents[s->pos].off);
 		s->pos++;
 		return 1;
 	}
@@ -325,7 +436,7 @@ int sorter_next(struct sorter *s, const unsigned char **rec, size_t *len)
 		return 0;
 	s->last = (int)s->heap[0];
 	*rec = s->runs[s->last].buf;
-	*len = s->runs[s->last].cur.len;
+	*len = s->runs[s->last].len;
 	return 1;
 }
 
