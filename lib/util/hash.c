@@ -1,16 +1,35 @@
 /*
  * hash.c - SHA-256 and hex, the naming scheme of nodes.
  *
- * OpenSSL's one-shot SHA256() is used: it picks the CPU's SHA extensions
- * where present, which matters because every node read is hashed.
+ * Every node read is hashed, so this is a hot path.  OpenSSL picks the
+ * CPU's SHA extensions where present; its one-shot SHA256() looks the
+ * algorithm up (under a lock) on every call, so the algorithm is fetched
+ * once per process and each thread keeps its own digest context.
  */
+#include <pthread.h>
+
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "dh.h"
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static _Thread_local EVP_MD_CTX *sha256_ctx;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void dh_sha256(unsigned char out[DH_HASH_LEN], const void *data, size_t len)
 {
-	SHA256(data, len, out);
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256_ctx)
+		sha256_ctx = EVP_MD_CTX_new();
+	if (!sha256_md || !sha256_ctx || !EVP_DigestInit_ex(sha256_ctx, sha256_md, NULL) ||
+	    !EVP_DigestUpdate(sha256_ctx, data, len) || !EVP_DigestFinal_ex(sha256_ctx, out, NULL))
+		SHA256(data, len, out);  /* cannot happen short of OOM; stay correct anyway */
 }
 
 void dh_hex(char *out, const unsigned char *bin, size_t len)
