@@ -1285,6 +1285,8 @@ static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl,
 	int np = 0, rc = 0;
 
 	for (int i = 0; i < n && !rc; i++) {
+		if (cx->empty)
+			return 0;   /* nothing can match any more: later clauses cannot add rows */
 		rc = eval_clause(R, cx, &cl[i]);
 		if (rc == NOT_READY) {
 			if (np == 256)
@@ -1308,7 +1310,7 @@ static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl,
 			}
 		}
 	}
-	if (!rc && np)
+	if (!rc && np && !cx->empty)
 		rc = unbound_msg(R, cx, pending[0]);
 	return rc;
 }
