@@ -510,6 +510,8 @@ static int eval_pattern(struct run *R, struct ectx *cx, const struct clause *c)
 		int64_t cnt = a && s->ops->count ? s->ops->count(s, a) : -1;
 		if (!be && cnt >= 0 && (int64_t)K->n * 4 > cnt)
 			lookup = 0;
+		if (!be && cnt < 0 && K->n > 256)
+			lookup = 0;   /* many values: one scan and a hash join beat many seeks */
 		if (be && cnt >= 0 && (int64_t)K->n > cnt * 2)
 			lookup = 0;
 		if (lookup) {
