@@ -301,6 +301,16 @@ static int ctx_project(struct run *R, struct ectx *cx, const int *vars, int n, s
 			return dh_error_set(DH_EINVAL, "%s: insufficient bindings: %s is never bound",
 			                    R->q->name, R->q->varnames[vars[k]]);
 	}
+	for (int i = 0; i < cx->n; i++) {
+		int all = 1;
+		for (int k = 0; k < n && all; k++)
+			all = rel_col(cx->rels[i], vars[k]) >= 0;
+		if (all) {
+			/* one relation holds them all: one pass */
+			*out = project(cx->rels[i], vars, n);
+			return *out ? 0 : DH_ENOMEM;
+		}
+	}
 	acc = rel_new(NULL, 0);
 	if (!acc || !rel_push(acc)) {
 		rel_free(acc);
@@ -1324,7 +1334,7 @@ struct emitter {
 	dh_query_row_fn fn;
 	void *payload;
 	int64_t skip, left;
-	struct rel *seen;
+	struct rel *seen;        /* NULL: rows are distinct already */
 	int rows;
 };
 
@@ -1334,7 +1344,7 @@ static int emit_row(struct emitter *em, const struct dh_val *cols)
 	struct dh_val row;
 	int rc;
 
-	if (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_COLL) {
+	if (em->seen && (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_COLL)) {
 		rc = set_add(em->seen, cols);
 		if (rc <= 0)
 			return rc;
@@ -1657,11 +1667,18 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 	em.skip = offset > 0 ? offset : 0;
 	em.left = limit >= 0 ? limit : -1;
 	{
+		/* projected rows are distinct; only :with (columns dropped), pull
+		 * (maps built per row) and repeated variables need a check */
+		int plain = q->nwith == 0 && !q->has_agg;
+		for (int i = 0; i < q->nfind && plain; i++) {
+			plain = q->find[i].kind == FE_VAR;
+			for (int k = 0; k < i && plain; k++)
+				plain = q->find[k].var != q->find[i].var;
+		}
 		int cv[64];
 		for (int i = 0; i < q->nfind && i < 64; i++)
 			cv[i] = i;
-		em.seen = rel_new(cv, q->nfind);
-		if (!em.seen) {
+		if (!plain && !(em.seen = rel_new(cv, q->nfind))) {
 			rc = DH_ENOMEM;
 			goto out;
 		}
