@@ -78,8 +78,14 @@ int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 	struct dh_db *cur;
 	int rc;
 
+	char *resolved = NULL;
 	memset(d, 0, sizeof(*d));
-	if ((rc = dh_store_open(&d->st, uri, DH_STORE_RDONLY)))
+	/* a Datahike config EDN file names the store too */
+	if ((rc = dh_config_resolve(&resolved, NULL, NULL, uri)))
+		return rc;
+	rc = dh_store_open(&d->st, resolved, DH_STORE_RDONLY);
+	free(resolved);
+	if (rc)
 		return dh_error_prefix(rc, "cannot open store '%s'", uri);
 	if ((rc = dh_db_open(&d->db, d->st, v->branch))) {
 		if (rc == DH_ENOTFOUND)

@@ -97,6 +97,12 @@ test_expect_success 'time views: --as-of, --history, asof: input' '
 	echo 30 >expect && test_cmp expect out
 '
 
+test_expect_success 'a Datahike config file names the database' '
+	echo "{:store {:backend :file :path \"$PWD/db\"}}" >config.edn &&
+	dh-query config.edn "[:find ?a . :where [?e :name \"Bob\"] [?e :age ?a]]" >out &&
+	echo 25 >expect && test_cmp expect out
+'
+
 test_expect_success '--limit and --offset' '
 	dh-query --limit 2 -o tsv ./db "[:find ?n :where [_ :name ?n]]" >out &&
 	test $(wc -l <out) -eq 2 &&
