@@ -37,6 +37,7 @@ struct ectx {
 
 struct table {
 	int rule, mask, src0;
+	size_t done;         /* demand rows the call-free bodies have answered */
 	struct rel *demand;  /* tuple set over the bound positions */
 	struct rel *answer;  /* tuple set over all positions */
 };
@@ -991,6 +992,7 @@ static struct table *table_get(struct run *R, int rule, int mask, int src0)
 	t->rule = rule;
 	t->mask = mask;
 	t->src0 = src0;
+	t->done = 0;
 	t->demand = rel_new(pos, np);
 	t->answer = rel_new(all, ru->arity);
 	if (!t->demand || !t->answer) {
@@ -1008,7 +1010,7 @@ static struct table *table_get(struct run *R, int rule, int mask, int src0)
  * to `ans`.  Returns 1 in *added when ans grew.
  */
 static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct rel *seed, const int *pos,
-                       int np, int src0, struct rel *ans, int *added)
+                       int np, int src0, struct rel *ans, int *added, size_t from)
 {
 	struct rule *ru = &R->q->rules[rule];
 	int rc = 0;
@@ -1016,13 +1018,20 @@ static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct re
 		struct rule_body *b = &ru->bodies[bi];
 		int pv[32];
 		struct rel *s = NULL, *res = NULL;
+		/* a body that calls no rule gives the same answers for the same
+		 * seeds: only the seeds it has not seen need evaluating */
+		size_t first = b->has_calls ? 0 : from;
+		if (first >= seed->n && np)
+			continue;
+		if (!np && first > 0)
+			continue;
 		for (int k = 0; k < np; k++)
 			pv[k] = b->params[pos[k]];
 		if (np) {
 			s = rel_new(pv, np);
 			if (!s)
 				return DH_ENOMEM;
-			for (size_t i = 0; i < seed->n; i++) {
+			for (size_t i = first; i < seed->n; i++) {
 				struct dh_val *d = rel_push(s);
 				if (!d) {
 					rel_free(s);
@@ -1121,7 +1130,7 @@ static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 		if (!ans)
 			rc = DH_ENOMEM;
 		else
-			rc = rule_bodies(R, cx, c->rule, seed, pos, np, src0, ans, &added);
+			rc = rule_bodies(R, cx, c->rule, seed, pos, np, src0, ans, &added, 0);
 	} else {
 		struct table *t = table_get(R, c->rule, mask, src0);
 		if (!t) {
@@ -1160,8 +1169,11 @@ static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 					}
 					int trule = tt->rule, tsrc = tt->src0;
 					struct rel *tans = tt->answer;
+					size_t from = tt->done;
 					if (!rc)
-						rc = rule_bodies(R, cx, trule, snap, tpos, tnp, tsrc, tans, &added);
+						rc = rule_bodies(R, cx, trule, snap, tpos, tnp, tsrc, tans, &added, from);
+					/* tables may have moved (realloc) while the bodies ran */
+					R->tables[ti].done = snap->n;
 					rel_free(snap);
 					if (added)
 						R->changed = 1;

@@ -729,8 +729,15 @@ int q_parse_rules(struct dh_query *q, const struct dh_val *rules)
 	}
 	if (rc)
 		return rc;
-	for (int k = 0; k < q->nrules; k++)
+	for (int k = 0; k < q->nrules; k++) {
 		q->rules[k].recursive = reaches(q, k, k, 0);
+		for (int b = 0; b < q->rules[k].nbodies; b++) {
+			struct rule_body *rb = &q->rules[k].bodies[b];
+			for (int i = 0; i < rb->nclauses && !rb->has_calls; i++)
+				for (int r = 0; r < q->nrules && !rb->has_calls; r++)
+					rb->has_calls = clause_calls(&rb->clauses[i], r);
+		}
+	}
 	return 0;
 }
 

@@ -59,6 +59,7 @@ struct clause {
 };
 
 struct rule_body {
+	int has_calls;             /* calls a rule somewhere in its clauses */
 	int nparams, nreq;
 	int *params;
 	int nclauses;
