@@ -372,7 +372,7 @@ struct dh_tx_report {
 
 enum dh_tx_flags {
 	DH_TX_NOWRITE = 1 << 0,    /* Datahike's `with`: process, do not commit */
-	DH_TX_RETRY = 1 << 1,      /* on a lost head race, refresh and rebuild (a few times) */
+	DH_TX_RETRY = 1 << 1,      /* on a lost head race, refresh and rebuild (up to 100 times) */
 };
 
 /*

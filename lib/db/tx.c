@@ -22,6 +22,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db/internal.h"
 
@@ -505,7 +507,7 @@ static int eref_of(struct tx *t, const struct dh_val *v, int as_entity, struct e
 		}
 		return 0;
 	case DH_STRING:
-		if (v->len == 9 && !memcmp(v->u.s, "datomic.tx", 9)) {
+		if (v->len == 10 && !memcmp(v->u.s, "datomic.tx", 10)) {
 			out->kind = ER_TX;
 			return 0;
 		}
@@ -1960,7 +1962,8 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 		c.ntail = 0;
 		c.tail_datoms = 0;
 		absorbed = 1;
-		if (t.purge && (rc = purge_apply(&t, &c, batch, &npurged)))
+		/* purge reads the absorbed trees: their nodes must be in the store */
+		if (t.purge && ((rc = dh_node_batch_write(batch)) || (rc = purge_apply(&t, &c, batch, &npurged))))
 			goto out;
 	} else {
 		dh_buf_reset(&enc);
@@ -2029,8 +2032,15 @@ int dh_transact(struct dh_tx_report **out, struct dh_conn *conn, const struct dh
 		*out = NULL;
 	for (;;) {
 		rc = tx_once(out, conn, tx_data, flags);
-		if (rc != DH_ECONFLICT || !(flags & DH_TX_RETRY) || ++tries > 5)
+		if (rc != DH_ECONFLICT || !(flags & DH_TX_RETRY) || ++tries > 100)
 			return rc;
+		/* back off a little, randomly, so that racing writers spread out */
+		{
+			unsigned j = ((unsigned)getpid() * 2654435761u) ^ ((unsigned)tries * 40503u) ^ (unsigned)now_ms();
+			struct timespec ts = { 0, (long)((j % (1u + (tries < 10 ? (unsigned)tries : 10u))) * 1000000L) };
+
+			nanosleep(&ts, NULL);
+		}
 		if ((rc = dh_conn_refresh(conn)))
 			return rc;
 	}

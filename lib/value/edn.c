@@ -41,6 +41,7 @@ struct dh_edn_reader {
 	size_t sp, scap;
 	struct dh_arena *a;
 	int ioerr;
+	int started;           /* a byte order mark was looked for */
 };
 
 /* read_form()'s result when it consumed a #_ discard and produced nothing */
@@ -59,6 +60,12 @@ static int reader_new(struct dh_edn_reader **out, const char *name)
 	}
 	r->line = 1;
 	r->col = 1;
+	/* tok.data is never NULL, even for an empty token */
+	if (dh_buf_grow(&r->tok, 64)) {
+		free(r->name);
+		free(r);
+		return DH_ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -111,7 +118,11 @@ void dh_edn_reader_pos(const struct dh_edn_reader *r, int *line, int *col)
 
 /* ---- characters ---------------------------------------------------------- */
 
-/* Read more input behind what is left unread; returns 0 at the end. */
+/*
+ * Read more input behind what is left unread; returns 0 at the end.  It
+ * stops after a newline, so that a value written to a pipe is read as soon
+ * as its line is complete, without waiting for a whole chunk.
+ */
 static int fill(struct dh_edn_reader *r)
 {
 	size_t n, keep = r->end - r->pos;
@@ -119,12 +130,21 @@ static int fill(struct dh_edn_reader *r)
 	if (!r->f || r->ioerr || keep == CHUNK)
 		return 0;
 	memmove(r->rbuf, r->rbuf + r->pos, keep);
-	n = fread(r->rbuf + keep, 1, CHUNK - keep, r->f);
-	if (n == 0 && ferror(r->f))
-		r->ioerr = errno ? errno : EIO;
+	for (n = keep; n < CHUNK;) {
+		int c = getc_unlocked(r->f);
+
+		if (c == EOF) {
+			if (ferror(r->f))
+				r->ioerr = errno ? errno : EIO;
+			break;
+		}
+		r->rbuf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
 	r->pos = 0;
-	r->end = keep + n;
-	return n > 0;
+	r->end = n;
+	return n > keep;
 }
 
 static int peekc(struct dh_edn_reader *r)
@@ -477,9 +497,9 @@ static int read_string(struct dh_edn_reader *r, struct dh_val *out, struct pos s
 		if (rc)
 			return rc;
 	}
-	if (!dhv_utf8_valid(r->tok.data ? r->tok.data : "", r->tok.len, &bad))
+	if (!dhv_utf8_valid(r->tok.data, r->tok.len, &bad))
 		return fail(r, start, "invalid UTF-8 in string (byte %zu)", bad);
-	return dh_val_text(out, r->a, DH_STRING, r->tok.data ? r->tok.data : "", r->tok.len);
+	return dh_val_text(out, r->a, DH_STRING, r->tok.data, r->tok.len);
 }
 
 static int read_char(struct dh_edn_reader *r, struct dh_val *out, struct pos start)
@@ -746,7 +766,7 @@ static int valid_name(const char *s, size_t n)
 {
 	const char *slash;
 
-	if (!n)
+	if (!s || !n)
 		return 0;
 	if (n == 1 && s[0] == '/')
 		return 1;
@@ -781,6 +801,9 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 	n = r->tok.len;
 	if (!dhv_utf8_valid(t, n, &bad))
 		return fail(r, start, "invalid UTF-8 in symbol");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return fail(r, start, "invalid character 0x%02x in symbol", (unsigned char)t[i]);
 	if (t[0] == ':') {
 		if (n >= 2 && t[1] == ':')
 			return fail(r, start, "auto-resolved keywords are not EDN: '%s'", t);
@@ -800,7 +823,8 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		*out = dh_bool(0);
 		return 0;
 	}
-	if (!valid_name(t, n))
+	/* ".5" is neither a number nor a symbol */
+	if (!valid_name(t, n) || (t[0] == '.' && n > 1 && t[1] >= '0' && t[1] <= '9'))
 		return fail(r, start, "invalid symbol '%s'", t);
 	return dh_val_text(out, r->a, DH_SYMBOL, t, n);
 }
@@ -905,7 +929,7 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	nslen = r->tok.len;
 	if (!nslen || nslen >= sizeof(ns) || r->tok.data[0] == ':' ||
 	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen))
-		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data ? r->tok.data : "");
+		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data);
 	memcpy(ns, r->tok.data, nslen + 1);
 	skip_ws(r);
 	p = here(r);
@@ -970,7 +994,7 @@ static int read_dispatch(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		rc = read_token(r, 0);
 		if (rc)
 			return rc;
-		t = r->tok.data ? r->tok.data : "";
+		t = r->tok.data;
 		if (!strcmp(t, "Inf"))
 			*out = dh_double(INFINITY);
 		else if (!strcmp(t, "-Inf"))
@@ -1049,6 +1073,12 @@ int dh_edn_read(struct dh_edn_reader *r, struct dh_arena *a, struct dh_val *out)
 {
 	r->a = a;
 	r->sp = 0;
+	if (!r->started) {
+		/* a UTF-8 byte order mark, as some editors write, is not text */
+		r->started = 1;
+		if (peekc(r) == 0xEF && r->end - r->pos >= 3 && !memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3))
+			r->pos += 3;
+	}
 	for (;;) {
 		int c, rc;
 
@@ -1187,7 +1217,7 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v)
 	case DH_BOOL:
 		return dh_buf_adds(out, v->u.b ? "true" : "false");
 	case DH_LONG:
-		return dh_buf_addf(out, "%lld", (long long)v->u.i);
+		return dhv_put_long(out, v->u.i);
 	case DH_BIGINT:
 		rc = dh_buf_add(out, v->u.s, v->len);
 		return rc ? rc : dh_buf_addc(out, 'N');
@@ -1207,9 +1237,7 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v)
 	case DH_SYMBOL:
 		return dh_buf_add(out, v->u.s, v->len);
 	case DH_INST:
-		if (dhv_inst_fmt(t, v->u.i, 1, "-00:00") < 0)
-			return dh_error_set(DH_EINVAL, "instant %lld ms is outside the years 0 to 9999",
-			                    (long long)v->u.i);
+		dhv_inst_fmt(t, v->u.i, 1, "-00:00");
 		return dh_buf_addf(out, "#inst \"%s\"", t);
 	case DH_UUID:
 		dhv_uuid_fmt(t, v->u.uuid);

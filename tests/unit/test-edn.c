@@ -4,9 +4,11 @@
  * FILE, hostile input.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh.h"
 #include "dh-value.h"
@@ -194,6 +196,8 @@ static void collections(void)
 	rt("[[[[]]]]", "[[[[]]]]");
 	rt("{[1 2] #{3}}", "{[1 2] #{3}}");
 	rt("#! shebang line\n[1]", "[1]");
+	rt("\xef\xbb\xbf{:a 1}", "{:a 1}");
+	bad("\xef\xbb\xbf  ]", "t.edn:1:3: unexpected ']'");
 	rt("{1 :a 1.0 :b 1M :c}", "{1 :a, 1.0 :b, 1M :c}");
 	bad("{1 :a 1N :c}", "t.edn:1:7: duplicate map key 1N");
 	parse(&v, "{:db/id 1 :name \"x\"}");
@@ -235,6 +239,7 @@ static void errors(void)
 	bad("/a", "t.edn:1:1: invalid symbol '/a'");
 	bad("a/b/c", "t.edn:1:1: invalid symbol 'a/b/c'");
 	bad("foo:", "t.edn:1:1: invalid symbol 'foo:'");
+	bad(".5", "t.edn:1:1: invalid symbol '.5'");
 	bad("##Foo", "t.edn:1:1: invalid symbolic value '##Foo'");
 	bad("#inst \"2020-13-01\"", "t.edn:1:1: invalid #inst \"2020-13-01\": month out of range");
 	bad("#inst \"2021-02-29\"", "t.edn:1:1: invalid #inst \"2021-02-29\": day out of range");
@@ -256,6 +261,12 @@ static void errors(void)
 	bad("\"\xff\"", "t.edn:1:1: invalid UTF-8 in string (byte 0)");
 	bad("\n\n   \xc3\xa9\xc3\xa9 (", "t.edn:3:7: unterminated list");
 	bad("#:a{:b 1 :a/b 2}", "t.edn:1:1: duplicate key in namespaced map");
+	{
+		struct dh_val nul;
+
+		ok(dh_edn_parse(&nul, A, "[a\0b]", 5, "t.edn") == DH_EINVAL, "reject a NUL byte in a symbol");
+		is_str(dh_errmsg(), "t.edn:1:2: invalid character 0x00 in symbol", "message for the NUL byte");
+	}
 
 	/* nesting: 512 levels are fine, 513 are not, 100000 do not crash */
 	for (i = 0; i < 512; i++)
@@ -328,6 +339,28 @@ static void streaming(void)
 	dh_edn_reader_free(r);
 	fclose(f);
 
+	/* a pipe: each value is read as soon as its line is there */
+	{
+		int fds[2];
+
+		if (pipe(fds) == 0) {
+			FILE *in = fdopen(fds[0], "r");
+
+			alarm(20);  /* a reader that waits for more input hangs here */
+			write(fds[1], "[1 2]\n{:a 1}\n", 13);
+			dh_edn_reader_file(&r, in, "<pipe>");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_VECTOR, "first value from a pipe left open");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_MAP, "second value from a pipe left open");
+			write(fds[1], "3", 1);
+			close(fds[1]);
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_LONG && v.u.i == 3, "last value at the end of the pipe");
+			ok(dh_edn_read(r, A, &v) == DH_ENOTFOUND, "then the end");
+			alarm(0);
+			dh_edn_reader_free(r);
+			fclose(in);
+		}
+	}
+
 	/* a sign at a chunk boundary */
 	f = tmpfile();
 	for (int i = 0; i < 65535; i++)
@@ -369,13 +402,143 @@ static void printing(void)
 	v.len = 2;
 	v.u.items = items;
 	is_str(show(&v), "#inst 5", "tagged literal printing");
-	v = dh_inst(INT64_MAX);
+	/* years beyond 0..9999 print with a sign and read back */
 	{
-		struct dh_buf b = DH_BUF_INIT;
+		static const int64_t ms[] = { INT64_MAX, INT64_MIN, 253402300800000LL, -62167219200001LL,
+		                              -62135596800000LL };
+		static const char *want[] = {
+			"#inst \"+292278994-08-17T07:12:55.807-00:00\"",
+			"#inst \"-292275055-05-16T16:47:04.192-00:00\"",
+			"#inst \"+10000-01-01T00:00:00.000-00:00\"",
+			"#inst \"-0001-12-31T23:59:59.999-00:00\"",
+			"#inst \"0001-01-01T00:00:00.000-00:00\"",
+		};
 
-		ok(dh_edn_print(&b, &v) == DH_EINVAL, "instant beyond year 9999 cannot print as #inst");
-		dh_buf_release(&b);
+		for (int i = 0; i < 5; i++) {
+			struct dh_val w;
+
+			v = dh_inst(ms[i]);
+			is_str(show(&v), want[i], "instant %lld ms", (long long)ms[i]);
+			ok(parse(&w, want[i]) == 0 && w.type == DH_INST && w.u.i == ms[i], "%s reads back", want[i]);
+		}
+		bad("#inst \"+292278994-08-17T07:12:55.808Z\"",
+		    "t.edn:1:1: invalid #inst \"+292278994-08-17T07:12:55.808Z\": instant out of range");
+		bad("#inst \"+123-01-01\"", "t.edn:1:1: invalid #inst \"+123-01-01\": malformed timestamp");
 	}
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+/*
+ * Mutated input: every result is a value or a positioned error, and every
+ * value read prints as text that reads back equal.
+ */
+static void mutations(void)
+{
+	static const char seed[] =
+		"[{:db/id -1 :name \"Ivan\" :age 37N :tags #{:a :b/c} :score 1.5e3 :d 0.25M}\n"
+		" (sym ns/sym \\a \\newline \"esc\\t\\u00e9\") #inst \"2020-01-02T03:04:05.678+01:00\"\n"
+		" #uuid \"11111111-2222-3333-4444-555555555555\" ; comment\n"
+		" #_ [discarded] #my/tag {:k [1 2 3]} ##Inf 0x1F 36rZZ -9223372036854775808 nil true]";
+	static const char interesting[] = "[]{}()#\\\":;^ ,0123456789NMe.+-/_:ux\n\t";
+	char buf[sizeof(seed) + 8];
+	int i, consistent = 1, positioned = 1, valid = 0;
+
+	for (i = 0; i < 20000; i++) {
+		size_t n = sizeof(seed) - 1;
+		struct dh_val v, w;
+		int k, rc;
+
+		memcpy(buf, seed, n + 1);
+		for (k = 0, rc = 1 + (int)rnd(3); k < rc && n > 1; k++) {
+			size_t at = rnd((unsigned)n);
+
+			switch (rnd(4)) {
+			case 0: buf[at] = interesting[rnd(sizeof(interesting) - 1)]; break;
+			case 1: buf[at] = (char)rnd(256); break;
+			case 2: memmove(buf + at, buf + at + 1, n - at); n--; break;
+			default: n = at; buf[n] = '\0'; break;
+			}
+		}
+		dh_arena_reset(A);
+		rc = dh_edn_parse(&v, A, buf, n, "t.edn");
+		if (rc == 0) {
+			struct dh_buf b = DH_BUF_INIT;
+
+			valid++;
+			if (dh_edn_print(&b, &v) == 0 &&
+			    (dh_edn_parse(&w, A, b.data, b.len, "p") || !dh_val_eq(&v, &w))) {
+				if (consistent)
+					tap_diag("  %s\n  printed %s", buf, b.data);
+				consistent = 0;
+			}
+			dh_buf_release(&b);
+		} else if (rc != DH_EINVAL || strncmp(dh_errmsg(), "t.edn:", 6)) {
+			if (positioned)
+				tap_diag("  %d %s", rc, dh_errmsg());
+			positioned = 0;
+		}
+	}
+	ok(positioned, "20000 mutated inputs: each an error with a position or a value");
+	ok(consistent, "every value read from them prints and reads back equal (%d of them)", valid);
+}
+
+/* Random doubles and floats print as text that reads back to the same bits. */
+static void float_text(void)
+{
+	int i, dbl = 1, flt = 1, shortest = 1;
+
+	for (i = 0; i < 30000; i++) {
+		uint64_t bits = (uint64_t)rnd(1u << 31) << 33 ^ (uint64_t)rnd(1u << 31) << 2 ^ rnd(4);
+		uint32_t fbits = (uint32_t)bits;
+		double d, back;
+		float f;
+		struct dh_val v, w;
+		char *t;
+
+		memcpy(&d, &bits, 8);
+		memcpy(&f, &fbits, 4);
+		if (isfinite(d)) {
+			v = dh_double(d);
+			t = show(&v);
+			if (parse(&w, t) || w.type != DH_DOUBLE || memcmp(&w.u.d, &d, 8)) {
+				if (dbl)
+					tap_diag("  %.17g printed %s", d, t);
+				dbl = 0;
+			}
+			/* no more digits than %.17g needs */
+			{
+				char g[40];
+
+				snprintf(g, sizeof(g), "%.17g", d);
+				back = strtod(g, NULL);
+				if (back == d && strlen(t) > strlen(g) + 6)
+					shortest = 0;
+			}
+		}
+		if (isfinite(f)) {
+			v.type = DH_FLOAT;
+			v.len = 0;
+			v.u.d = f;
+			t = show(&v);
+			if (parse(&w, t) || (float)w.u.d != f) {
+				if (flt)
+					tap_diag("  float %.9g printed %s", (double)f, t);
+				flt = 0;
+			}
+		}
+	}
+	ok(dbl, "30000 random doubles print and read back bit for bit");
+	ok(flt, "30000 random floats print and read back");
+	ok(shortest, "and no longer than needed");
 }
 
 int main(void)
@@ -386,6 +549,8 @@ int main(void)
 	errors();
 	streaming();
 	printing();
+	mutations();
+	float_text();
 	dh_arena_free(A);
 	return done_testing();
 }
