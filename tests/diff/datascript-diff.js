@@ -110,11 +110,15 @@ const fixed = [
   ['[:find ?n :where [?e {name} ?n] (not-join [?e] [?e {friend} ?f] [?f {likes} "tea"])]', []],
   ['[:find ?a ?b :where [?x {name} "p3"] [?x {age} ?a] [?y {name} "p4"] [?y {age} ?b]]', []],
   ['[:find ?n ?m :where [?e {name} ?n] [?e {age} ?a] [(* ?a 2) ?m] [(> ?m 130)]]', []],
+  ['[:find (pull ?e [{name} {age} {city}]) :where [?e {age} ?a] [(> ?a 65)]]', []],
+  ['[:find (pull ?e [{name} {{friend} [{name} {likes}]}]) :where [?e {name} "p7"]]', []],
+  ['[:find (pull ?e [{name} {{_friend} [{name}]}]) :where [?e {name} "p9"]]', []],
+  ['[:find ?n (pull ?f [{name}]) :where [?e {name} ?n] [?e {friend} ?f] [?e {age} ?a] [(< ?a 13)]]', []],
 ];
 
 function randomQuery() {
   const op = pick(OPS), c = int(10, 70), city = pick(CITIES), like = pick(LIKES), nm = 'p' + int(0, N - 1);
-  switch (int(0, 13)) {
+  switch (int(0, 14)) {
   case 0: return ['[:find ?n :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {name} ?n]]', []];
   case 1: return ['[:find ?n1 ?n2 :where [?x {friend} ?y] [?x {name} ?n1] [?y {name} ?n2] [?y {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
   case 2: return ['[:find ?n :where [?e {name} ?n] (not [?e {city} "' + city + '"])]', []];
@@ -128,6 +132,7 @@ function randomQuery() {
   case 10: return ['[:find ?n :where [?s {name} "' + nm + '"] [?s {friend} ?f] [?f {friend} ?g] [?g {name} ?n]]', []];
   case 11: return ['[:find ?l (count ?e) :where [?e {likes} ?l] [?e {city} "' + city + '"] [?e {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
   case 12: return ['[:find ?n1 ?n2 :where [?a {city} "' + city + '"] [?b {city} "' + city + '"] [?a {friend} ?b] [?a {name} ?n1] [?b {name} ?n2] (not [?b {likes} "' + like + '"])]', []];
+  case 13: return ['[:find (pull ?e [{name} {age} {{friend} [{name} {city}]}]) :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {city} "' + city + '"]]', []];
   default: return ['[:find ?n :in $ % :where [?t {name} "' + nm + '"] (reach ?s ?t) [?s {name} ?n] [?s {age} ?a] [(' + op + ' ?a ' + c + ')]]', [rules]];
   }
 }
@@ -135,6 +140,11 @@ function randomQuery() {
 // ---- comparison ---------------------------------------------------------------
 function norm(v) {
   if (Array.isArray(v)) return v.map(norm);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const k of Object.keys(v).sort()) o[k.startsWith(':') ? k.slice(1) : k] = norm(v[k]);
+    return o;
+  }
   if (typeof v === 'string' && v.startsWith(':')) return v.slice(1);
   if (typeof v === 'number') return Math.round(v * 1e9) / 1e9;
   return v;
