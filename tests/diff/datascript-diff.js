@@ -118,7 +118,7 @@ const fixed = [
 
 function randomQuery() {
   const op = pick(OPS), c = int(10, 70), city = pick(CITIES), like = pick(LIKES), nm = 'p' + int(0, N - 1);
-  switch (int(0, 14)) {
+  switch (int(0, 20)) {
   case 0: return ['[:find ?n :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {name} ?n]]', []];
   case 1: return ['[:find ?n1 ?n2 :where [?x {friend} ?y] [?x {name} ?n1] [?y {name} ?n2] [?y {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
   case 2: return ['[:find ?n :where [?e {name} ?n] (not [?e {city} "' + city + '"])]', []];
@@ -132,6 +132,12 @@ function randomQuery() {
   case 10: return ['[:find ?n :where [?s {name} "' + nm + '"] [?s {friend} ?f] [?f {friend} ?g] [?g {name} ?n]]', []];
   case 11: return ['[:find ?l (count ?e) :where [?e {likes} ?l] [?e {city} "' + city + '"] [?e {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
   case 12: return ['[:find ?n1 ?n2 :where [?a {city} "' + city + '"] [?b {city} "' + city + '"] [?a {friend} ?b] [?a {name} ?n1] [?b {name} ?n2] (not [?b {likes} "' + like + '"])]', []];
+  case 14: return ['[:find ?n :in $ % :where (likes-via ?e "' + like + '") [?e {name} ?n]]', ['[[(likes-via ?e ?l) [?e {likes} ?l]] [(likes-via ?e ?l) [?e {friend} ?f] [?f {likes} ?l] (not [?e {city} "' + city + '"])]]']];
+  case 15: return ['[:find ?c (count-distinct ?f) :where [?e {city} ?c] [?e {friend} ?f] [?f {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
+  case 16: return ['[:find ?n ?m :where [?e {name} ?n] [?e {friend} ?f] [?f {name} ?m] (or-join [?f] [?f {city} "' + city + '"] (and [?f {likes} "' + like + '"] [?f {age} ?a] [(' + op + ' ?a ' + c + ')]))]', []];
+  case 17: return ['[:find [?n ...] :where [?e {name} ?n] (not-join [?e] [?e {friend} ?f] (not [?f {likes} "' + like + '"]))]', []];
+  case 18: return ['[:find ?n (max ?a) (min ?a) :where [?e {name} ?n] [?e {friend} ?f] [?f {age} ?a]]', []];
+  case 19: return ['[:find ?x ?y :in $ % :where [?a {name} "' + nm + '"] (reach ?a ?b) (reach ?b ?a) [?a {name} ?x] [?b {name} ?y]]', [rules]];
   case 13: return ['[:find (pull ?e [{name} {age} {{friend} [{name} {city}]}]) :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {city} "' + city + '"]]', []];
   default: return ['[:find ?n :in $ % :where [?t {name} "' + nm + '"] (reach ?s ?t) [?s {name} ?n] [?s {age} ?a] [(' + op + ' ?a ' + c + ')]]', [rules]];
   }
