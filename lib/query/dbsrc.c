@@ -228,7 +228,9 @@ static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b
 		struct dh_qdatom q = { .e = d->e, .tx = d->tx, .added = d->added };
 		if ((rc = kw_of(s, d->a, &q.a)))
 			break;
-		if (needs_copy(&d->v)) {
+		if (v) {
+			q.v = *v;    /* equal to the caller's value, which outlives the call */
+		} else if (needs_copy(&d->v)) {
 			if ((rc = dh_val_copy(&q.v, s->arena, &d->v)))
 				break;
 		} else {

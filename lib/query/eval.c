@@ -1441,7 +1441,8 @@ static int produce(struct run *R, struct ectx *cx, struct emitter *em, const str
 		for (size_t r = 0; r < rows->n && !rc; r++) {
 			const struct dh_val *row = rel_row(rows, r);
 			struct dh_val *c2 = cols;
-			if (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_TUPLE) {
+			/* rows kept for deduplication need their own memory */
+			if (em->seen && (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_TUPLE)) {
 				c2 = dh_arena_alloc(R->qc.arena, (q->nfind + 1) * sizeof(*c2));
 				if (!c2) {
 					rc = DH_ENOMEM;
