@@ -632,6 +632,8 @@ static int bind_val(struct binder *b, const struct binding *bd, const struct dh_
 		break;
 	case B_SCALAR: {
 		int i = binder_var(b, bd->var);
+		if (i < 0)
+			return dh_error_set(DH_EINVAL, "binding form with more than 32 variables");
 		if (b->set[i]) {
 			if (!dh_val_eq(&b->vals[i], v))
 				return 0;
@@ -721,6 +723,8 @@ static int eval_call(struct run *R, struct ectx *cx, const struct clause *c)
 
 	if (c->fnvar >= 0)
 		return q_err(R->q, &c->form, "functions passed as inputs are not supported");
+	if (c->nargs > 60)
+		return q_err(R->q, &c->form, "too many arguments (%d, at most 60)", c->nargs);
 	for (int i = 0; i < c->nargs && i < 64; i++) {
 		const struct term *t = &c->args[i];
 		if (t->kind == T_VAR) {

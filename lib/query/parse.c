@@ -853,6 +853,8 @@ static int parse_find(struct dh_query *q, const struct dh_val *items, size_t n, 
 			return q_err(q, &elems[i], "wrong find spec %s (a vector must be the only find element)",
 			             show(&elems[i], sb, sizeof(sb)));
 	}
+	if (ne > 60)
+		return q_err(q, whole, "too many find elements (%zu, at most 60)", ne);
 	q->nfind = (int)ne;
 	q->find = qalloc(q, ne * sizeof(*q->find));
 	if (!q->find)
@@ -1117,6 +1119,10 @@ static int parse_impl(struct dh_query **out, const struct dh_val *form, const ch
 		}
 	}
 	if (p.with) {
+		if (p.nwith + (size_t)q->nfind > 64) {
+			rc = q_err(q, p.with, "too many :with variables (find and :with take at most 64)");
+			goto out;
+		}
 		q->nwith = (int)p.nwith;
 		q->with = qalloc(q, (p.nwith + 1) * sizeof(int));
 		if (!q->with) {

@@ -121,6 +121,12 @@ test_expect_success 'unbound variable in a predicate' '
 	grep -q "insufficient bindings: ?age unbound in predicate" err
 '
 
+test_expect_success 'a query failing at run time writes nothing to stdout' '
+	test_expect_code 1 dh-query ./db "[:find ?y :where [?e :name ?n] [(inc ?n) ?y]]" >out 2>err &&
+	test ! -s out &&
+	grep -q "expected a number, got string" err
+'
+
 test_expect_success 'unreadable query text gives line and column' '
 	test_expect_code 1 dh-query ./db "[:find ?n :where [?e :name ?n]" 2>err &&
 	grep -q "<query>:1:" err
