@@ -51,6 +51,8 @@ struct run {
 	struct table *tables;
 	int ntables, tcap;
 	int in_fix, changed;
+	int bu_rule;          /* rule evaluated bottom-up now, or -1 */
+	struct rel *bu_delta; /* its tuples new in the last round */
 };
 
 static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl, int n);
@@ -1061,6 +1063,71 @@ static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct re
 	return rc;
 }
 
+/*
+ * semi_naive() - the whole relation of a linearly recursive rule called
+ * with no bound argument, bottom-up: the bodies without a recursive call
+ * give the first tuples; each round runs the recursive bodies with their
+ * recursive call seeing only the tuples new in the round before, until a
+ * round finds nothing new.  *out gets every tuple (all positions).
+ */
+static int semi_naive(struct run *R, int rule, int src0, struct rel **out)
+{
+	struct rule *ru = &R->q->rules[rule];
+	int all[32], rc = 0;
+	struct rel *T = NULL, *D = NULL, *N = NULL;
+
+	for (int i = 0; i < ru->arity; i++)
+		all[i] = i;
+	T = rel_new(all, ru->arity);
+	D = rel_new(all, ru->arity);
+	if (!T || !D) {
+		rc = DH_ENOMEM;
+		goto out;
+	}
+	for (int round = 0; !rc; round++) {
+		N = rel_new(all, ru->arity);
+		if (!N) {
+			rc = DH_ENOMEM;
+			break;
+		}
+		R->bu_rule = rule;
+		R->bu_delta = D;
+		for (int bi = 0; bi < ru->nbodies && !rc; bi++) {
+			struct rule_body *b = &ru->bodies[bi];
+			struct rel *res = NULL;
+			if ((round == 0) != (b->self_calls == 0))
+				continue;
+			struct ectx pc = { .src0 = src0 };
+			rc = sub_eval(R, &pc, NULL, b->clauses, b->nclauses, b->params, b->nparams, &res);
+			for (size_t i = 0; !rc && i < res->n; i++) {
+				const struct dh_val *row = rel_row(res, i);
+				int a = set_has(T, row) ? 0 : set_add(N, row);
+				if (a < 0)
+					rc = a;
+			}
+			rel_free(res);
+		}
+		R->bu_rule = -1;
+		R->bu_delta = NULL;
+		for (size_t i = 0; !rc && i < N->n; i++)
+			if (set_add(T, rel_row(N, i)) < 0)
+				rc = DH_ENOMEM;
+		rel_free(D);
+		D = N;
+		N = NULL;
+		if (!rc && round > 0 && D->n == 0)
+			break;
+	}
+out:
+	rel_free(D);
+	rel_free(N);
+	if (rc)
+		rel_free(T);
+	else
+		*out = T;
+	return rc;
+}
+
 static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 {
 	struct dh_query *q = R->q;
@@ -1128,7 +1195,24 @@ static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 	int all[32];
 	for (int i = 0; i < ru->arity; i++)
 		all[i] = i;
-	if (!ru->recursive) {
+	if (R->bu_rule == c->rule) {
+		/* inside a semi-naive round: the recursive call sees the new tuples */
+		ans = rel_new(all, ru->arity);
+		if (!ans) {
+			rc = DH_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < R->bu_delta->n; i++) {
+			struct dh_val *d = rel_push(ans);
+			if (!d) {
+				rc = DH_ENOMEM;
+				goto out;
+			}
+			memcpy(d, rel_row(R->bu_delta, i), ru->arity * sizeof(*d));
+		}
+	} else if (ru->recursive && ru->linear && mask == 0 && R->bu_rule < 0 && !R->in_fix) {
+		rc = semi_naive(R, c->rule, src0, &ans);
+	} else if (!ru->recursive) {
 		ans = rel_new(all, ru->arity);
 		int added = 0;
 		if (!ans)
@@ -1624,6 +1708,7 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 		return rc;
 	R.q = q;
 	R.qc.q = q;
+	R.bu_rule = -1;
 	R.qc.rng = 0x853c49e6748fea9bULL;
 	R.nsrcs = q->nsrcs;
 	R.srcs = calloc(q->nsrcs + 1, sizeof(*R.srcs));

@@ -738,6 +738,31 @@ int q_parse_rules(struct dh_query *q, const struct dh_val *rules)
 					rb->has_calls = clause_calls(&rb->clauses[i], r);
 		}
 	}
+	/* linear self-recursion: every path back to the rule is a top-level call
+	 * of the rule itself, at most one per body */
+	for (int k = 0; k < q->nrules; k++) {
+		struct rule *ru = &q->rules[k];
+		int linear = ru->recursive;
+		for (int b = 0; b < ru->nbodies && linear; b++) {
+			struct rule_body *rb = &ru->bodies[b];
+			rb->self_calls = 0;
+			for (int i = 0; i < rb->nclauses && linear; i++) {
+				const struct clause *c = &rb->clauses[i];
+				if (c->kind == C_RULE && c->rule == k) {
+					rb->self_calls++;
+					continue;
+				}
+				if (clause_calls(c, k))
+					linear = 0;     /* inside not/or/and */
+				for (int r = 0; r < q->nrules && linear; r++)
+					if (r != k && clause_calls(c, r) && reaches(q, r, k, 0))
+						linear = 0; /* mutual recursion */
+			}
+			if (rb->self_calls > 1)
+				linear = 0;
+		}
+		ru->linear = linear;
+	}
 	return 0;
 }
 

@@ -83,6 +83,8 @@ for (const tx of [schemaEdn, tx1, tx2])
 const render = (q, ds) => q.replace(/\{(\w+)\}/g, (_, a) => (ds ? '"' + a + '"' : ':' + a));
 const OPS = ['<', '>', '<=', '>=', '=', 'not='];
 const rules = '[[(reach ?a ?b) [?a {friend} ?b]] [(reach ?a ?b) [?a {friend} ?t] (reach ?t ?b)]]';
+// (left-recursive rules are in tests/data/query/rules.edn: DataScript runs out
+// of memory on them over this data)
 
 const fixed = [
   ['[:find ?n ?a :where [?e {name} ?n] [?e {age} ?a]]', []],
@@ -111,6 +113,8 @@ const fixed = [
   ['[:find ?a ?b :where [?x {name} "p3"] [?x {age} ?a] [?y {name} "p4"] [?y {age} ?b]]', []],
   ['[:find ?n ?m :where [?e {name} ?n] [?e {age} ?a] [(* ?a 2) ?m] [(> ?m 130)]]', []],
   ['[:find (pull ?e [{name} {age} {city}]) :where [?e {age} ?a] [(> ?a 65)]]', []],
+  ['[:find (count ?b) . :with ?a :in $ % :where (reach ?a ?b)]', [rules]],
+  ['[:find ?x (count ?b) :in $ % :where (reach ?a ?b) [?a {name} ?x] [?a {age} ?g] [(> ?g 60)]]', [rules]],
   ['[:find (pull ?e [{name} {{friend} [{name} {likes}]}]) :where [?e {name} "p7"]]', []],
   ['[:find (pull ?e [{name} {{_friend} [{name}]}]) :where [?e {name} "p9"]]', []],
   ['[:find ?n (pull ?f [{name}]) :where [?e {name} ?n] [?e {friend} ?f] [?e {age} ?a] [(< ?a 13)]]', []],
@@ -118,7 +122,7 @@ const fixed = [
 
 function randomQuery() {
   const op = pick(OPS), c = int(10, 70), city = pick(CITIES), like = pick(LIKES), nm = 'p' + int(0, N - 1);
-  switch (int(0, 20)) {
+  switch (int(0, 21)) {
   case 0: return ['[:find ?n :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {name} ?n]]', []];
   case 1: return ['[:find ?n1 ?n2 :where [?x {friend} ?y] [?x {name} ?n1] [?y {name} ?n2] [?y {age} ?a] [(' + op + ' ?a ' + c + ')]]', []];
   case 2: return ['[:find ?n :where [?e {name} ?n] (not [?e {city} "' + city + '"])]', []];
@@ -138,6 +142,7 @@ function randomQuery() {
   case 17: return ['[:find [?n ...] :where [?e {name} ?n] (not-join [?e] [?e {friend} ?f] (not [?f {likes} "' + like + '"]))]', []];
   case 18: return ['[:find ?n (max ?a) (min ?a) :where [?e {name} ?n] [?e {friend} ?f] [?f {age} ?a]]', []];
   case 19: return ['[:find ?x ?y :in $ % :where [?a {name} "' + nm + '"] (reach ?a ?b) (reach ?b ?a) [?a {name} ?x] [?b {name} ?y]]', [rules]];
+  case 20: return ['[:find ?x ?y :in $ % :where (reach ?a ?b) [?a {name} ?x] [?b {name} ?y] [?a {age} ?g] [(' + op + ' ?g ' + c + ')] [?b {city} "' + city + '"]]', [rules]];
   case 13: return ['[:find (pull ?e [{name} {age} {{friend} [{name} {city}]}]) :where [?e {age} ?a] [(' + op + ' ?a ' + c + ')] [?e {city} "' + city + '"]]', []];
   default: return ['[:find ?n :in $ % :where [?t {name} "' + nm + '"] (reach ?s ?t) [?s {name} ?n] [?s {age} ?a] [(' + op + ' ?a ' + c + ')]]', [rules]];
   }
