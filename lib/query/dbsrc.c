@@ -25,11 +25,14 @@
 struct acache {
 	int loaded;
 	unsigned lookups;        /* by entity, before loading */
+	unsigned vlookups;       /* by value, before loading */
 	struct dh_qdatom *d;     /* AEVT order */
 	size_t n, cap;
+	uint32_t *byv;           /* indices into d in value order, built on demand */
 };
 
 #define LOAD_AFTER 8         /* entity lookups of one attribute before it is loaded */
+#define VLOAD_AFTER 2        /* value lookups of one attribute before it is loaded */
 
 struct dbsrc {
 	struct dh_query_source base;
@@ -150,6 +153,47 @@ static int cache_scan(const struct acache *c, const struct dh_val *e, const stru
 	return 0;
 }
 
+static int cmp_byv(const void *x, const void *y, void *arg)
+{
+	const struct dh_qdatom *d = arg;
+	const struct dh_qdatom *a = &d[*(const uint32_t *)x], *b = &d[*(const uint32_t *)y];
+	int r = dh_val_cmp(&a->v, &b->v);
+	return r ? r : (a->e < b->e ? -1 : a->e > b->e);
+}
+
+/* Datoms of a loaded attribute with value v, by binary search on byv. */
+static int cache_vscan(struct acache *c, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
+                       void *payload)
+{
+	int rc;
+	if (!c->byv) {
+		c->byv = malloc((c->n + 1) * sizeof(*c->byv));
+		if (!c->byv)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		for (size_t i = 0; i < c->n; i++)
+			c->byv[i] = (uint32_t)i;
+		qsort_r(c->byv, c->n, sizeof(*c->byv), cmp_byv, c->d);
+	}
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (dh_val_cmp(&c->d[c->byv[mid]].v, v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < c->n; i++) {
+		const struct dh_qdatom *d = &c->d[c->byv[i]];
+		if (dh_val_cmp(&d->v, v))
+			break;
+		if (tx && d->tx != tx->u.i)
+			continue;
+		if ((rc = fn(d, payload)))
+			return rc;
+	}
+	return 0;
+}
+
 static int db_scan(struct dh_query_source *src, const struct dh_val *e, const struct dh_val *a,
                    const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn, void *payload)
 {
@@ -172,10 +216,13 @@ static int db_scan(struct dh_query_source *src, const struct dh_val *e, const st
 		struct acache *c = cache_of(s, at->aid);
 		if (!c)
 			return dh_error_set(DH_ENOMEM, "out of memory");
-		if (!c->loaded && ((!e && !(v && at->in_avet)) || (e && ++c->lookups > LOAD_AFTER)) &&
+		if (!c->loaded && ((!e && (!v || !at->in_avet)) || (e && ++c->lookups > LOAD_AFTER) ||
+		                   (!e && v && ++c->vlookups > VLOAD_AFTER)) &&
 		    (rc = cache_load(s, at, c)))
 			return rc;
-		if (c->loaded && (e || !v || !at->in_avet))
+		if (c->loaded && !e && v)
+			return cache_vscan(c, v, tx, fn, payload);
+		if (c->loaded)
 			return cache_scan(c, e, v, tx, fn, payload);
 	}
 	if (e) {
@@ -274,8 +321,10 @@ static int db_resolve(struct dh_query_source *src, const struct dh_val *ref, int
 static void db_release(struct dh_query_source *src)
 {
 	struct dbsrc *s = (struct dbsrc *)src;
-	for (size_t i = 0; i < s->ncache; i++)
+	for (size_t i = 0; i < s->ncache; i++) {
 		free(s->cache[i].d);
+		free(s->cache[i].byv);
+	}
 	free(s->cache);
 	free(s->kw);
 	dh_arena_free(s->arena);
