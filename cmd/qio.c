@@ -76,11 +76,11 @@ static int timepoint(const char *t, int64_t *out, int *is_ms)
 int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 {
 	struct dh_db *cur;
+	char *resolved = NULL;
 	int rc;
 
-	char *resolved = NULL;
 	memset(d, 0, sizeof(*d));
-	/* a Datahike config EDN file names the store too */
+	/* a Datahike config EDN file names its store too */
 	if ((rc = dh_config_resolve(&resolved, NULL, NULL, uri)))
 		return rc;
 	rc = dh_store_open(&d->st, resolved, DH_STORE_RDONLY);

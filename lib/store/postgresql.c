@@ -31,7 +31,9 @@
  * Native errors become DH_E* codes in pg_error() and nowhere else.  A lost
  * connection is not silently re-established: the operation in flight fails
  * (a transaction that did not commit leaves nothing visible) and so does
- * every later one on the handle.
+ * every later one on the handle, because asynchronous commits made before
+ * the loss may be gone with a crashed server and no head may be moved over
+ * them.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -31,10 +31,13 @@
  * connection error the handle fails every later call.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -65,6 +68,60 @@ struct rd_store {
 	char sha[41];              /* of cas_script once loaded */
 	struct dh_buf key;         /* scratch: prefix + key */
 };
+
+/*
+ * hiredis writes with write(2), so a server that hung up would kill the
+ * process with SIGPIPE.  The library must not: block SIGPIPE around each
+ * call and swallow one the call raised (libpq does the same).
+ */
+struct nopipe {
+	sigset_t old;
+	int pending;
+};
+
+static void nopipe_begin(struct nopipe *g)
+{
+	sigset_t set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void nopipe_end(struct nopipe *g)
+{
+	sigset_t set, pend;
+	struct timespec zero = { 0, 0 };
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE))
+		sigtimedwait(&set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static redisReply *call(redisContext *c, int argc, const char **argv, const size_t *lens)
+{
+	struct nopipe g;
+	redisReply *r;
+
+	nopipe_begin(&g);
+	r = redisCommandArgv(c, argc, argv, lens);
+	nopipe_end(&g);
+	return r;
+}
+
+static int reply(redisContext *c, redisReply **r)
+{
+	struct nopipe g;
+	int rc;
+
+	nopipe_begin(&g);
+	rc = redisGetReply(c, (void **)r);
+	nopipe_end(&g);
+	return rc;
+}
 
 /*
  * The one place where hiredis' and the server's errors become DH_E* codes:
@@ -133,7 +190,7 @@ static int command(redisReply **out, struct rd_store *rs, int argc, const char *
 	*out = NULL;
 	if ((rc = alive(rs, what, key)))
 		return rc;
-	r = redisCommandArgv(rs->c, argc, argv, lens);
+	r = call(rs->c, argc, argv, lens);
 	if (!r)
 		return rd_error(rs, NULL, what, key);
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -319,7 +376,7 @@ static int rd_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 			redisReply *r = NULL;
 			size_t m = chunk[0];
 
-			if (redisGetReply(rs->c, (void **)&r) != REDIS_OK) {
+			if (reply(rs->c, &r) != REDIS_OK) {
 				rc = rd_error(rs, NULL, "read", keys[done]);
 				goto out;
 			}
@@ -402,7 +459,7 @@ static int drain(struct rd_store *rs, size_t n, const char *key)
 	while (n--) {
 		redisReply *r = NULL;
 
-		if (redisGetReply(rs->c, (void **)&r) != REDIS_OK)
+		if (reply(rs->c, &r) != REDIS_OK)
 			return rd_error(rs, NULL, "write", key);
 		if (!rc && r->type == REDIS_REPLY_ERROR)
 			rc = rd_error(rs, r, "write", key);
@@ -570,7 +627,7 @@ static int rd_cas(struct dh_store *st, const char *key, const char *old, const c
 
 		if ((rc = alive(rs, "update", key)))
 			return rc;
-		r = redisCommandArgv(rs->c, 8, argv, lens);
+		r = call(rs->c, 8, argv, lens);
 		if (!r)
 			return rd_error(rs, NULL, "update", key);
 		if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) && tries == 0) {

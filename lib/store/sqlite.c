@@ -39,6 +39,9 @@
 #include "store/backends.h"
 
 #define DEFAULT_TABLE "dh_store"
+#ifndef SQLITE_OPEN_EXRESCODE   /* SQLite < 3.37: sqlite3_extended_result_codes() below does it */
+#define SQLITE_OPEN_EXRESCODE 0
+#endif
 #define BUSY_MS 60000
 #define LIST_PAGE 1000
 

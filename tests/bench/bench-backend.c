@@ -11,6 +11,11 @@
  *   bench-backend sqlite-raw FILE N SIZE the same rows inserted with the bare
  *                                      SQLite API in one transaction (WAL)
  *
+ *   bench-backend dump SRC copy          every node of store SRC as COPY text rows
+ *   bench-backend dump SRC resp PREFIX   ... as RESP SET commands (redis-cli --pipe)
+ *   bench-backend sqlite-raw-store SRC FILE   every node of SRC inserted with
+ *                                      the bare SQLite API, timed after loading
+ *
  * Node i's bytes are a deterministic function of i, so `put` and `rows`
  * produce the same keys and bytes and a baseline loads exactly what the
  * store wrote.
@@ -62,6 +67,92 @@ static int fail(const char *what)
 	return 1;
 }
 
+static int add_key(const char *key, void *payload)
+{
+	return dh_buf_add(payload, key, strlen(key) + 1);
+}
+
+/* Every node of `src`, in the format `how`; or inserted into SQLite file `how`. */
+static int dump(const char *mode, const char *src, const char *how, const char *prefix)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct dh_store *st;
+	struct dh_buf keys = DH_BUF_INIT, v = DH_BUF_INIT, all = DH_BUF_INIT;
+	size_t nkeys = 0, off, plen = strlen(prefix);
+
+	if (dh_store_open(&st, src, DH_STORE_RDONLY) || dh_store_list(st, "nodes/", add_key, &keys))
+		return fail(src);
+	for (off = 0; off < keys.len; off += strlen(keys.data + off) + 1) {
+		const char *k = keys.data + off;
+
+		if (dh_store_get(st, k, &v))
+			return fail(k);
+		nkeys++;
+		if (!strcmp(mode, "sqlite-raw-store")) {
+			/* key NUL length value: all in memory before the clock starts */
+			if (dh_buf_add(&all, k, strlen(k) + 1) || dh_buf_add(&all, &v.len, sizeof(v.len)) ||
+			    dh_buf_add(&all, v.data, v.len))
+				return fail("memory");
+		} else if (!strcmp(how, "copy")) {
+			printf("%s\t\\\\x", k);
+			for (size_t j = 0; j < v.len; j++) {
+				putchar(hex[(unsigned char)v.data[j] >> 4]);
+				putchar(hex[(unsigned char)v.data[j] & 15]);
+			}
+			putchar('\n');
+		} else {
+			printf("*3\r\n$3\r\nSET\r\n$%zu\r\n%s%s\r\n$%zu\r\n", plen + strlen(k), prefix, k, v.len);
+			fwrite(v.data, 1, v.len, stdout);
+			fputs("\r\n", stdout);
+		}
+	}
+	dh_store_close(st);
+#if DH_HAVE_SQLITE
+	if (!strcmp(mode, "sqlite-raw-store")) {
+		sqlite3 *db;
+		sqlite3_stmt *ins;
+		double t0, t;
+		size_t bytes = 0;
+
+		if (sqlite3_open(how, &db) ||
+		    sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+				     "CREATE TABLE raw (key TEXT PRIMARY KEY, value BLOB NOT NULL)", NULL, NULL, NULL) ||
+		    sqlite3_prepare_v2(db, "INSERT INTO raw VALUES (?1, ?2)", -1, &ins, NULL)) {
+			fprintf(stderr, "bench-backend: sqlite: %s\n", sqlite3_errmsg(db));
+			return 1;
+		}
+		t0 = now();
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		for (off = 0; off < all.len;) {
+			const char *k = all.data + off;
+			size_t len;
+
+			off += strlen(k) + 1;
+			memcpy(&len, all.data + off, sizeof(len));
+			off += sizeof(len);
+			sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 2, all.data + off, (int)len, SQLITE_STATIC);
+			off += len;
+			bytes += len;
+			if (sqlite3_step(ins) != SQLITE_DONE) {
+				fprintf(stderr, "bench-backend: sqlite: %s\n", sqlite3_errmsg(db));
+				return 1;
+			}
+			sqlite3_reset(ins);
+		}
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		t = now() - t0;
+		printf("%.3f %.0f %.1f\n", t, (double)nkeys / t, (double)bytes / t / 1e6);
+		sqlite3_finalize(ins);
+		sqlite3_close(db);
+	}
+#endif
+	dh_buf_release(&keys);
+	dh_buf_release(&v);
+	dh_buf_release(&all);
+	return fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct dh_store *st = NULL;
@@ -75,6 +166,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench-backend put URI N SIZE BATCH | get URI N SIZE | rows N SIZE\n");
 		return 2;
 	}
+	if ((!strcmp(argv[1], "dump") || !strcmp(argv[1], "sqlite-raw-store")) && argc >= 4)
+		return dump(argv[1], argv[2], argv[3], argc > 4 ? argv[4] : "");
 	if (!strcmp(argv[1], "rows")) {
 		static const char hex[] = "0123456789abcdef";
 		char *line;

@@ -88,7 +88,7 @@ test_expect_success 'bad paths and parameters are usage errors' '
 '
 
 test_expect_success 'a connection dropped mid-operation: clear error, nothing written, head unmoved' '
-	mkfifo in &&
+	mkfifo in
 	{ if dh-store "$url" put k/dropped in 2>err; then echo 0; else echo $?; fi >rc; } &
 	i=0; while [ $i -lt 100 ] && ! redis-cli -h "$host" -p "$port" client list | grep -q "name=dh-store"; do
 		sleep 0.1; i=$((i + 1)); done &&
@@ -101,6 +101,20 @@ test_expect_success 'a connection dropped mid-operation: clear error, nothing wr
 	grep "cannot write .k/dropped. in store .$url.: " err &&
 	test_expect_code 4 dh-store "$url" has k/dropped &&
 	dh-store "$url" head >h && test_cmp n2 h
+'
+
+test_expect_success 'a program that keeps SIGPIPE is not killed when the server hangs up mid-write' '
+	mkfifo go
+	{ if store-put-later "$url" k/big 16777216 <go >ready 2>err2; then echo 0; else echo $?; fi >rc2; } &
+	exec 9>go &&
+	i=0; while [ $i -lt 100 ] && ! grep -q ready ready; do sleep 0.1; i=$((i + 1)); done &&
+	id=$(redis-cli -h "$host" -p "$port" client list | sed -n "s/^id=\([0-9]*\) .*name=store-put-later .*/\1/p") &&
+	test -n "$id" &&
+	redis-cli -h "$host" -p "$port" client kill id $id >/dev/null &&
+	echo go >&9 && exec 9>&- &&
+	wait &&
+	echo 1 >expect && test_cmp expect rc2 &&
+	grep "cannot write .k/big. in store" err2
 '
 
 test_expect_success 'a head CAS conflict exits 3 and changes nothing' '
