@@ -238,7 +238,8 @@ int main(int argc, char **argv)
 		dh_buf_adds(&s.o.buf, fmt == FMT_JSON ? "[" : s.kind == DH_FIND_REL ? "#{" : "[");
 	rc = dh_query_run(q, args, nin, limit, offset, on_row, &s);
 	if (rc) {
-		qio_flush(&s.o);
+		/* what is still buffered is dropped: a failed query writes no
+		 * partial result unless more than a buffer full already went out */
 		status = tool_fail(rc, NULL);
 		goto out;
 	}

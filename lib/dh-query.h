@@ -189,8 +189,8 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 
 /*
  * dh_query_collect() - run and gather the whole result as one value in `a`,
- * as Datahike returns it: a set of rows (relation find), a vector (collection
- * find; also relations with :limit/:offset), the scalar or tuple (nil when
+ * as Datahike returns it: a set of rows (relation find, also with :limit
+ * and :offset), a vector (collection find), the scalar or tuple (nil when
  * there is none).  Returns as dh_query_run().
  */
 int dh_query_collect(struct dh_val *out, struct dh_arena *a, struct dh_query *q,

@@ -859,8 +859,8 @@ struct re_entry {
 	int ngroups;
 };
 
-static struct re_entry re_cache[16];
-static int re_next;
+static __thread struct re_entry re_cache[16];   /* per thread: compiled patterns are not shared */
+static __thread int re_next;
 
 static void re_cache_drop(int i)
 {

@@ -9,6 +9,12 @@
  * Values handed to the engine are copied into the source's arena (the
  * iterator's memory is only valid until its next step); numbers and other
  * scalars cost nothing to copy.
+ *
+ * Opening an iterator costs far more than stepping one, so an attribute
+ * that is scanned whole, or looked up by entity more than a few times, is
+ * read once into memory (its datoms in AEVT order) and later scans of it
+ * are binary searches there.  The cache lives as long as the source, whose
+ * view of the database never changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +22,26 @@
 #include "dh-db.h"
 #include "q.h"
 
+struct acache {
+	int loaded;
+	unsigned lookups;        /* by entity, before loading */
+	unsigned vlookups;       /* by value, before loading */
+	struct dh_qdatom *d;     /* AEVT order */
+	size_t n, cap;
+	uint32_t *byv;           /* indices into d in value order, built on demand */
+};
+
+#define LOAD_AFTER 8         /* entity lookups of one attribute before it is loaded */
+#define VLOAD_AFTER 2        /* value lookups of one attribute before it is loaded */
+
 struct dbsrc {
 	struct dh_query_source base;
 	struct dh_db *db;
 	struct dh_arena *arena;
 	struct dh_val *kw;       /* attribute keywords by aid, built on demand */
 	size_t nkw;
+	struct acache *cache;    /* by aid */
+	size_t ncache;
 };
 
 static const struct dh_attr *attr_of(struct dbsrc *s, const struct dh_val *a)
@@ -60,12 +80,125 @@ static int needs_copy(const struct dh_val *v)
 	       v->type == DH_BIGINT || v->type == DH_BIGDEC;
 }
 
+static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b, const struct dh_val *e,
+                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
+                     void *payload);
+
+static int load_cb(const struct dh_qdatom *d, void *payload)
+{
+	struct acache *c = payload;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct dh_qdatom *n = realloc(c->d, cap * sizeof(*n));
+		if (!n)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		c->d = n;
+		c->cap = cap;
+	}
+	c->d[c->n++] = *d;
+	return 0;
+}
+
+static struct acache *cache_of(struct dbsrc *s, dh_aid aid)
+{
+	if (aid >= s->ncache) {
+		size_t n = s->ncache ? s->ncache : 64;
+		while (n <= aid)
+			n *= 2;
+		struct acache *c = realloc(s->cache, n * sizeof(*c));
+		if (!c)
+			return NULL;
+		memset(c + s->ncache, 0, (n - s->ncache) * sizeof(*c));
+		s->cache = c;
+		s->ncache = n;
+	}
+	return &s->cache[aid];
+}
+
+static int cache_load(struct dbsrc *s, const struct dh_attr *at, struct acache *c)
+{
+	struct dh_bound b = { .n = 1, .a = at->aid };
+	c->n = 0;
+	int rc = iter_scan(s, DH_AEVT, &b, NULL, at, NULL, NULL, load_cb, c);
+	if (!rc)
+		c->loaded = 1;
+	return rc;
+}
+
+static int cache_scan(const struct acache *c, const struct dh_val *e, const struct dh_val *v, const struct dh_val *tx,
+                      dh_qdatom_fn fn, void *payload)
+{
+	size_t lo = 0, hi = c->n;
+	int rc;
+	if (e) {
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (c->d[mid].e < e->u.i)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	for (size_t i = lo; i < c->n; i++) {
+		const struct dh_qdatom *d = &c->d[i];
+		if (e && d->e != e->u.i)
+			break;
+		if (tx && d->tx != tx->u.i)
+			continue;
+		if (v && !dh_val_eq(&d->v, v))
+			continue;
+		if ((rc = fn(d, payload)))
+			return rc;
+	}
+	return 0;
+}
+
+static int cmp_byv(const void *x, const void *y, void *arg)
+{
+	const struct dh_qdatom *d = arg;
+	const struct dh_qdatom *a = &d[*(const uint32_t *)x], *b = &d[*(const uint32_t *)y];
+	int r = dh_val_cmp(&a->v, &b->v);
+	return r ? r : (a->e < b->e ? -1 : a->e > b->e);
+}
+
+/* Datoms of a loaded attribute with value v, by binary search on byv. */
+static int cache_vscan(struct acache *c, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
+                       void *payload)
+{
+	int rc;
+	if (!c->byv) {
+		c->byv = malloc((c->n + 1) * sizeof(*c->byv));
+		if (!c->byv)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		for (size_t i = 0; i < c->n; i++)
+			c->byv[i] = (uint32_t)i;
+		qsort_r(c->byv, c->n, sizeof(*c->byv), cmp_byv, c->d);
+	}
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (dh_val_cmp(&c->d[c->byv[mid]].v, v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < c->n; i++) {
+		const struct dh_qdatom *d = &c->d[c->byv[i]];
+		if (dh_val_cmp(&d->v, v))
+			break;
+		if (tx && d->tx != tx->u.i)
+			continue;
+		if ((rc = fn(d, payload)))
+			return rc;
+	}
+	return 0;
+}
+
 static int db_scan(struct dh_query_source *src, const struct dh_val *e, const struct dh_val *a,
                    const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn, void *payload)
 {
 	struct dbsrc *s = (struct dbsrc *)src;
 	struct dh_bound b = { 0 };
-	struct dh_iter *it = NULL;
 	enum dh_index ix = DH_EAVT;
 	const struct dh_attr *at = NULL;
 	int rc;
@@ -79,6 +212,19 @@ static int db_scan(struct dh_query_source *src, const struct dh_val *e, const st
 		return 0;
 	if (tx && tx->type != DH_LONG)
 		return 0;
+	if (at) {
+		struct acache *c = cache_of(s, at->aid);
+		if (!c)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		if (!c->loaded && ((!e && (!v || !at->in_avet)) || (e && ++c->lookups > LOAD_AFTER) ||
+		                   (!e && v && ++c->vlookups > VLOAD_AFTER)) &&
+		    (rc = cache_load(s, at, c)))
+			return rc;
+		if (c->loaded && !e && v)
+			return cache_vscan(c, v, tx, fn, payload);
+		if (c->loaded)
+			return cache_scan(c, e, v, tx, fn, payload);
+	}
 	if (e) {
 		ix = DH_EAVT;
 		b.e = e->u.i;
@@ -101,7 +247,17 @@ static int db_scan(struct dh_query_source *src, const struct dh_val *e, const st
 		b.a = at->aid;
 		b.n = 1;
 	}
-	if ((rc = dh_iter_new(&it, s->db, ix, b.n ? &b : NULL, b.n ? &b : NULL)))
+	return iter_scan(s, ix, &b, e, at, v, tx, fn, payload);
+}
+
+static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b, const struct dh_val *e,
+                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
+                     void *payload)
+{
+	struct dh_iter *it = NULL;
+	int rc;
+
+	if ((rc = dh_iter_new(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL)))
 		return rc;
 	for (;;) {
 		const struct dh_datom *d;
@@ -119,7 +275,9 @@ static int db_scan(struct dh_query_source *src, const struct dh_val *e, const st
 		struct dh_qdatom q = { .e = d->e, .tx = d->tx, .added = d->added };
 		if ((rc = kw_of(s, d->a, &q.a)))
 			break;
-		if (needs_copy(&d->v)) {
+		if (v) {
+			q.v = *v;    /* equal to the caller's value, which outlives the call */
+		} else if (needs_copy(&d->v)) {
 			if ((rc = dh_val_copy(&q.v, s->arena, &d->v)))
 				break;
 		} else {
@@ -163,6 +321,11 @@ static int db_resolve(struct dh_query_source *src, const struct dh_val *ref, int
 static void db_release(struct dh_query_source *src)
 {
 	struct dbsrc *s = (struct dbsrc *)src;
+	for (size_t i = 0; i < s->ncache; i++) {
+		free(s->cache[i].d);
+		free(s->cache[i].byv);
+	}
+	free(s->cache);
 	free(s->kw);
 	dh_arena_free(s->arena);
 	free(s);

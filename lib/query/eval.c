@@ -37,6 +37,7 @@ struct ectx {
 
 struct table {
 	int rule, mask, src0;
+	size_t done;         /* demand rows the call-free bodies have answered */
 	struct rel *demand;  /* tuple set over the bound positions */
 	struct rel *answer;  /* tuple set over all positions */
 };
@@ -50,6 +51,8 @@ struct run {
 	struct table *tables;
 	int ntables, tcap;
 	int in_fix, changed;
+	int bu_rule;          /* rule evaluated bottom-up now, or -1 */
+	struct rel *bu_delta; /* its tuples new in the last round */
 };
 
 static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl, int n);
@@ -301,6 +304,16 @@ static int ctx_project(struct run *R, struct ectx *cx, const int *vars, int n, s
 			return dh_error_set(DH_EINVAL, "%s: insufficient bindings: %s is never bound",
 			                    R->q->name, R->q->varnames[vars[k]]);
 	}
+	for (int i = 0; i < cx->n; i++) {
+		int all = 1;
+		for (int k = 0; k < n && all; k++)
+			all = rel_col(cx->rels[i], vars[k]) >= 0;
+		if (all) {
+			/* one relation holds them all: one pass */
+			*out = project(cx->rels[i], vars, n);
+			return *out ? 0 : DH_ENOMEM;
+		}
+	}
 	acc = rel_new(NULL, 0);
 	if (!acc || !rel_push(acc)) {
 		rel_free(acc);
@@ -510,6 +523,8 @@ static int eval_pattern(struct run *R, struct ectx *cx, const struct clause *c)
 		int64_t cnt = a && s->ops->count ? s->ops->count(s, a) : -1;
 		if (!be && cnt >= 0 && (int64_t)K->n * 4 > cnt)
 			lookup = 0;
+		if (!be && cnt < 0 && K->n > 256)
+			lookup = 0;   /* many values: one scan and a hash join beat many seeks */
 		if (be && cnt >= 0 && (int64_t)K->n > cnt * 2)
 			lookup = 0;
 		if (lookup) {
@@ -619,6 +634,8 @@ static int bind_val(struct binder *b, const struct binding *bd, const struct dh_
 		break;
 	case B_SCALAR: {
 		int i = binder_var(b, bd->var);
+		if (i < 0)
+			return dh_error_set(DH_EINVAL, "binding form with more than 32 variables");
 		if (b->set[i]) {
 			if (!dh_val_eq(&b->vals[i], v))
 				return 0;
@@ -708,6 +725,8 @@ static int eval_call(struct run *R, struct ectx *cx, const struct clause *c)
 
 	if (c->fnvar >= 0)
 		return q_err(R->q, &c->form, "functions passed as inputs are not supported");
+	if (c->nargs > 60)
+		return q_err(R->q, &c->form, "too many arguments (%d, at most 60)", c->nargs);
 	for (int i = 0; i < c->nargs && i < 64; i++) {
 		const struct term *t = &c->args[i];
 		if (t->kind == T_VAR) {
@@ -979,6 +998,7 @@ static struct table *table_get(struct run *R, int rule, int mask, int src0)
 	t->rule = rule;
 	t->mask = mask;
 	t->src0 = src0;
+	t->done = 0;
 	t->demand = rel_new(pos, np);
 	t->answer = rel_new(all, ru->arity);
 	if (!t->demand || !t->answer) {
@@ -996,7 +1016,7 @@ static struct table *table_get(struct run *R, int rule, int mask, int src0)
  * to `ans`.  Returns 1 in *added when ans grew.
  */
 static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct rel *seed, const int *pos,
-                       int np, int src0, struct rel *ans, int *added)
+                       int np, int src0, struct rel *ans, int *added, size_t from)
 {
 	struct rule *ru = &R->q->rules[rule];
 	int rc = 0;
@@ -1004,13 +1024,20 @@ static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct re
 		struct rule_body *b = &ru->bodies[bi];
 		int pv[32];
 		struct rel *s = NULL, *res = NULL;
+		/* a body that calls no rule gives the same answers for the same
+		 * seeds: only the seeds it has not seen need evaluating */
+		size_t first = b->has_calls ? 0 : from;
+		if (first >= seed->n && np)
+			continue;
+		if (!np && first > 0)
+			continue;
 		for (int k = 0; k < np; k++)
 			pv[k] = b->params[pos[k]];
 		if (np) {
 			s = rel_new(pv, np);
 			if (!s)
 				return DH_ENOMEM;
-			for (size_t i = 0; i < seed->n; i++) {
+			for (size_t i = first; i < seed->n; i++) {
 				struct dh_val *d = rel_push(s);
 				if (!d) {
 					rel_free(s);
@@ -1033,6 +1060,71 @@ static int rule_bodies(struct run *R, struct ectx *cx, int rule, const struct re
 		}
 		rel_free(res);
 	}
+	return rc;
+}
+
+/*
+ * semi_naive() - the whole relation of a linearly recursive rule called
+ * with no bound argument, bottom-up: the bodies without a recursive call
+ * give the first tuples; each round runs the recursive bodies with their
+ * recursive call seeing only the tuples new in the round before, until a
+ * round finds nothing new.  *out gets every tuple (all positions).
+ */
+static int semi_naive(struct run *R, int rule, int src0, struct rel **out)
+{
+	struct rule *ru = &R->q->rules[rule];
+	int all[32], rc = 0;
+	struct rel *T = NULL, *D = NULL, *N = NULL;
+
+	for (int i = 0; i < ru->arity; i++)
+		all[i] = i;
+	T = rel_new(all, ru->arity);
+	D = rel_new(all, ru->arity);
+	if (!T || !D) {
+		rc = DH_ENOMEM;
+		goto out;
+	}
+	for (int round = 0; !rc; round++) {
+		N = rel_new(all, ru->arity);
+		if (!N) {
+			rc = DH_ENOMEM;
+			break;
+		}
+		R->bu_rule = rule;
+		R->bu_delta = D;
+		for (int bi = 0; bi < ru->nbodies && !rc; bi++) {
+			struct rule_body *b = &ru->bodies[bi];
+			struct rel *res = NULL;
+			if ((round == 0) != (b->self_calls == 0))
+				continue;
+			struct ectx pc = { .src0 = src0 };
+			rc = sub_eval(R, &pc, NULL, b->clauses, b->nclauses, b->params, b->nparams, &res);
+			for (size_t i = 0; !rc && i < res->n; i++) {
+				const struct dh_val *row = rel_row(res, i);
+				int a = set_has(T, row) ? 0 : set_add(N, row);
+				if (a < 0)
+					rc = a;
+			}
+			rel_free(res);
+		}
+		R->bu_rule = -1;
+		R->bu_delta = NULL;
+		for (size_t i = 0; !rc && i < N->n; i++)
+			if (set_add(T, rel_row(N, i)) < 0)
+				rc = DH_ENOMEM;
+		rel_free(D);
+		D = N;
+		N = NULL;
+		if (!rc && round > 0 && D->n == 0)
+			break;
+	}
+out:
+	rel_free(D);
+	rel_free(N);
+	if (rc)
+		rel_free(T);
+	else
+		*out = T;
 	return rc;
 }
 
@@ -1103,13 +1195,30 @@ static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 	int all[32];
 	for (int i = 0; i < ru->arity; i++)
 		all[i] = i;
-	if (!ru->recursive) {
+	if (R->bu_rule == c->rule) {
+		/* inside a semi-naive round: the recursive call sees the new tuples */
+		ans = rel_new(all, ru->arity);
+		if (!ans) {
+			rc = DH_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < R->bu_delta->n; i++) {
+			struct dh_val *d = rel_push(ans);
+			if (!d) {
+				rc = DH_ENOMEM;
+				goto out;
+			}
+			memcpy(d, rel_row(R->bu_delta, i), ru->arity * sizeof(*d));
+		}
+	} else if (ru->recursive && ru->linear && mask == 0 && R->bu_rule < 0 && !R->in_fix) {
+		rc = semi_naive(R, c->rule, src0, &ans);
+	} else if (!ru->recursive) {
 		ans = rel_new(all, ru->arity);
 		int added = 0;
 		if (!ans)
 			rc = DH_ENOMEM;
 		else
-			rc = rule_bodies(R, cx, c->rule, seed, pos, np, src0, ans, &added);
+			rc = rule_bodies(R, cx, c->rule, seed, pos, np, src0, ans, &added, 0);
 	} else {
 		struct table *t = table_get(R, c->rule, mask, src0);
 		if (!t) {
@@ -1148,8 +1257,11 @@ static int eval_rule(struct run *R, struct ectx *cx, const struct clause *c)
 					}
 					int trule = tt->rule, tsrc = tt->src0;
 					struct rel *tans = tt->answer;
+					size_t from = tt->done;
 					if (!rc)
-						rc = rule_bodies(R, cx, trule, snap, tpos, tnp, tsrc, tans, &added);
+						rc = rule_bodies(R, cx, trule, snap, tpos, tnp, tsrc, tans, &added, from);
+					/* tables may have moved (realloc) while the bodies ran */
+					R->tables[ti].done = snap->n;
 					rel_free(snap);
 					if (added)
 						R->changed = 1;
@@ -1285,6 +1397,8 @@ static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl,
 	int np = 0, rc = 0;
 
 	for (int i = 0; i < n && !rc; i++) {
+		if (cx->empty)
+			return 0;   /* nothing can match any more: later clauses cannot add rows */
 		rc = eval_clause(R, cx, &cl[i]);
 		if (rc == NOT_READY) {
 			if (np == 256)
@@ -1308,7 +1422,7 @@ static int eval_clauses(struct run *R, struct ectx *cx, const struct clause *cl,
 			}
 		}
 	}
-	if (!rc && np)
+	if (!rc && np && !cx->empty)
 		rc = unbound_msg(R, cx, pending[0]);
 	return rc;
 }
@@ -1320,7 +1434,7 @@ struct emitter {
 	dh_query_row_fn fn;
 	void *payload;
 	int64_t skip, left;
-	struct rel *seen;
+	struct rel *seen;        /* NULL: rows are distinct already */
 	int rows;
 };
 
@@ -1330,7 +1444,7 @@ static int emit_row(struct emitter *em, const struct dh_val *cols)
 	struct dh_val row;
 	int rc;
 
-	if (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_COLL) {
+	if (em->seen && (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_COLL)) {
 		rc = set_add(em->seen, cols);
 		if (rc <= 0)
 			return rc;
@@ -1415,7 +1529,8 @@ static int produce(struct run *R, struct ectx *cx, struct emitter *em, const str
 		for (size_t r = 0; r < rows->n && !rc; r++) {
 			const struct dh_val *row = rel_row(rows, r);
 			struct dh_val *c2 = cols;
-			if (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_TUPLE) {
+			/* rows kept for deduplication need their own memory */
+			if (em->seen && (q->find_kind == DH_FIND_REL || q->find_kind == DH_FIND_TUPLE)) {
 				c2 = dh_arena_alloc(R->qc.arena, (q->nfind + 1) * sizeof(*c2));
 				if (!c2) {
 					rc = DH_ENOMEM;
@@ -1593,6 +1708,7 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 		return rc;
 	R.q = q;
 	R.qc.q = q;
+	R.bu_rule = -1;
 	R.qc.rng = 0x853c49e6748fea9bULL;
 	R.nsrcs = q->nsrcs;
 	R.srcs = calloc(q->nsrcs + 1, sizeof(*R.srcs));
@@ -1653,11 +1769,18 @@ int dh_query_run(struct dh_query *q, const struct dh_query_arg *args, size_t nar
 	em.skip = offset > 0 ? offset : 0;
 	em.left = limit >= 0 ? limit : -1;
 	{
+		/* projected rows are distinct; only :with (columns dropped), pull
+		 * (maps built per row) and repeated variables need a check */
+		int plain = q->nwith == 0 && !q->has_agg;
+		for (int i = 0; i < q->nfind && plain; i++) {
+			plain = q->find[i].kind == FE_VAR;
+			for (int k = 0; k < i && plain; k++)
+				plain = q->find[k].var != q->find[i].var;
+		}
 		int cv[64];
 		for (int i = 0; i < q->nfind && i < 64; i++)
 			cv[i] = i;
-		em.seen = rel_new(cv, q->nfind);
-		if (!em.seen) {
+		if (!plain && !(em.seen = rel_new(cv, q->nfind))) {
 			rc = DH_ENOMEM;
 			goto out;
 		}

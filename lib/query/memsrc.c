@@ -38,8 +38,6 @@ static int kwcmp(const struct dh_val *a, const struct dh_val *b)
 
 static int64_t cmp64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
-static struct memsrc *g_sort;   /* qsort has no payload; sorting is single-threaded here */
-
 static int cmp_eavt(const void *x, const void *y)
 {
 	const struct dh_qdatom *a = x, *b = y;
@@ -50,18 +48,20 @@ static int cmp_eavt(const void *x, const void *y)
 	return r;
 }
 
-static int cmp_aevt(const void *x, const void *y)
+static int cmp_aevt(const void *x, const void *y, void *arg)
 {
-	const struct dh_qdatom *a = &g_sort->d[*(const uint32_t *)x], *b = &g_sort->d[*(const uint32_t *)y];
+	const struct memsrc *m = arg;
+	const struct dh_qdatom *a = &m->d[*(const uint32_t *)x], *b = &m->d[*(const uint32_t *)y];
 	int r = kwcmp(&a->a, &b->a);
 	if (!r) r = (int)cmp64(a->e, b->e);
 	if (!r) r = dh_val_cmp(&a->v, &b->v);
 	return r;
 }
 
-static int cmp_avet(const void *x, const void *y)
+static int cmp_avet(const void *x, const void *y, void *arg)
 {
-	const struct dh_qdatom *a = &g_sort->d[*(const uint32_t *)x], *b = &g_sort->d[*(const uint32_t *)y];
+	const struct memsrc *m = arg;
+	const struct dh_qdatom *a = &m->d[*(const uint32_t *)x], *b = &m->d[*(const uint32_t *)y];
 	int r = kwcmp(&a->a, &b->a);
 	if (!r) r = dh_val_cmp(&a->v, &b->v);
 	if (!r) r = (int)cmp64(a->e, b->e);
@@ -311,7 +311,6 @@ static int load_schema(struct memsrc *m, size_t *cap, const struct dh_val *schem
 
 static int finish(struct memsrc *m)
 {
-	g_sort = m;
 	qsort(m->d, m->n, sizeof(*m->d), cmp_eavt);
 	m->aevt = malloc((m->n + 1) * sizeof(uint32_t));
 	m->avet = malloc((m->n + 1) * sizeof(uint32_t));
@@ -319,9 +318,8 @@ static int finish(struct memsrc *m)
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	for (size_t i = 0; i < m->n; i++)
 		m->aevt[i] = m->avet[i] = (uint32_t)i;
-	qsort(m->aevt, m->n, sizeof(uint32_t), cmp_aevt);
-	qsort(m->avet, m->n, sizeof(uint32_t), cmp_avet);
-	g_sort = NULL;
+	qsort_r(m->aevt, m->n, sizeof(uint32_t), cmp_aevt, m);
+	qsort_r(m->avet, m->n, sizeof(uint32_t), cmp_avet, m);
 	return 0;
 }
 

@@ -729,8 +729,40 @@ int q_parse_rules(struct dh_query *q, const struct dh_val *rules)
 	}
 	if (rc)
 		return rc;
-	for (int k = 0; k < q->nrules; k++)
+	for (int k = 0; k < q->nrules; k++) {
 		q->rules[k].recursive = reaches(q, k, k, 0);
+		for (int b = 0; b < q->rules[k].nbodies; b++) {
+			struct rule_body *rb = &q->rules[k].bodies[b];
+			for (int i = 0; i < rb->nclauses && !rb->has_calls; i++)
+				for (int r = 0; r < q->nrules && !rb->has_calls; r++)
+					rb->has_calls = clause_calls(&rb->clauses[i], r);
+		}
+	}
+	/* linear self-recursion: every path back to the rule is a top-level call
+	 * of the rule itself, at most one per body */
+	for (int k = 0; k < q->nrules; k++) {
+		struct rule *ru = &q->rules[k];
+		int linear = ru->recursive;
+		for (int b = 0; b < ru->nbodies && linear; b++) {
+			struct rule_body *rb = &ru->bodies[b];
+			rb->self_calls = 0;
+			for (int i = 0; i < rb->nclauses && linear; i++) {
+				const struct clause *c = &rb->clauses[i];
+				if (c->kind == C_RULE && c->rule == k) {
+					rb->self_calls++;
+					continue;
+				}
+				if (clause_calls(c, k))
+					linear = 0;     /* inside not/or/and */
+				for (int r = 0; r < q->nrules && linear; r++)
+					if (r != k && clause_calls(c, r) && reaches(q, r, k, 0))
+						linear = 0; /* mutual recursion */
+			}
+			if (rb->self_calls > 1)
+				linear = 0;
+		}
+		ru->linear = linear;
+	}
 	return 0;
 }
 
@@ -846,6 +878,8 @@ static int parse_find(struct dh_query *q, const struct dh_val *items, size_t n, 
 			return q_err(q, &elems[i], "wrong find spec %s (a vector must be the only find element)",
 			             show(&elems[i], sb, sizeof(sb)));
 	}
+	if (ne > 60)
+		return q_err(q, whole, "too many find elements (%zu, at most 60)", ne);
 	q->nfind = (int)ne;
 	q->find = qalloc(q, ne * sizeof(*q->find));
 	if (!q->find)
@@ -1110,6 +1144,10 @@ static int parse_impl(struct dh_query **out, const struct dh_val *form, const ch
 		}
 	}
 	if (p.with) {
+		if (p.nwith + (size_t)q->nfind > 64) {
+			rc = q_err(q, p.with, "too many :with variables (find and :with take at most 64)");
+			goto out;
+		}
 		q->nwith = (int)p.nwith;
 		q->with = qalloc(q, (p.nwith + 1) * sizeof(int));
 		if (!q->with) {

@@ -19,12 +19,20 @@
 #define PULL_DEFAULT_LIMIT 1000
 #define PULL_MAX_DEPTH 64
 
+/* recursion budgets: per attribute, along the current path */
+struct rec {
+	const struct dh_val *attr;
+	int left;
+};
+
 struct pctx {
 	struct qctx *c;
 	struct dh_query_source *s;
 	struct dh_arena *a;
-	int64_t path[PULL_MAX_DEPTH * 4];
+	int64_t path[PULL_MAX_DEPTH * 4];   /* entities being pulled, for cycles */
 	int depth;
+	struct rec recstack[PULL_MAX_DEPTH];
+	int nrec;
 };
 
 struct acc {
@@ -211,8 +219,6 @@ static int ref_value(struct pctx *p, const struct spec *sp, const struct dh_val 
 	return id_map(p, target, out);
 }
 
-static int recurse_depth[PULL_MAX_DEPTH];
-
 static int pull_attr(struct pctx *p, const struct dh_val *pattern, int64_t e, const struct spec *sp,
                      struct acc *m)
 {
@@ -249,10 +255,6 @@ static int pull_attr(struct pctx *p, const struct dh_val *pattern, int64_t e, co
 		}
 		goto out;
 	}
-	int left = sp->recurse;
-	if (sp->recurse > 0 && p->depth < PULL_MAX_DEPTH)
-		left = recurse_depth[p->depth] ? recurse_depth[p->depth] - 1 : sp->recurse;
-	(void)left;
 	for (size_t i = 0; i < c.vals.n && !rc; i++) {
 		if (sp->reverse || isref) {
 			int64_t t = c.vals.items[i].type == DH_LONG ? c.vals.items[i].u.i : 0;
@@ -303,14 +305,6 @@ static int has_key(const struct acc *m, const struct dh_val *k)
 	return 0;
 }
 
-/* recursion budgets: per (pattern position) depth counters along the path */
-struct rec {
-	const struct dh_val *attr;
-	int left;
-};
-static struct rec recstack[PULL_MAX_DEPTH];
-static int nrec;
-
 static int pull_entity(struct pctx *p, const struct dh_val *pattern, int64_t e, int nested, struct dh_val *out)
 {
 	struct acc m = { 0 };
@@ -356,22 +350,22 @@ static int pull_entity(struct pctx *p, const struct dh_val *pattern, int64_t e, 
 					/* recursion: budget tracked per attribute along the path */
 					int budget = sub->type == DH_LONG ? (int)sub->u.i : -1;
 					int k;
-					for (k = nrec - 1; k >= 0; k--)
-						if (dh_val_eq(recstack[k].attr, &el->u.items[j]))
+					for (k = p->nrec - 1; k >= 0; k--)
+						if (dh_val_eq(p->recstack[k].attr, &el->u.items[j]))
 							break;
-					int left = k >= 0 ? recstack[k].left : budget;
+					int left = k >= 0 ? p->recstack[k].left : budget;
 					if (left == 0) {
 						continue;
 					}
-					if (nrec >= PULL_MAX_DEPTH)
+					if (p->nrec >= PULL_MAX_DEPTH)
 						continue;
-					recstack[nrec].attr = &el->u.items[j];
-					recstack[nrec].left = left > 0 ? left - 1 : -1;
-					nrec++;
+					p->recstack[p->nrec].attr = &el->u.items[j];
+					p->recstack[p->nrec].left = left > 0 ? left - 1 : -1;
+					p->nrec++;
 					sp.recurse = budget ? budget : 1;
 					sp.sub = NULL;
 					rc = pull_attr(p, pattern, e, &sp, &m);
-					nrec--;
+					p->nrec--;
 				} else {
 					sp.sub = sub;
 					rc = pull_attr(p, pattern, e, &sp, &m);
@@ -386,7 +380,6 @@ static int pull_entity(struct pctx *p, const struct dh_val *pattern, int64_t e, 
 	}
 	p->depth--;
 	(void)found;
-	(void)recurse_depth;
 	if (rc)
 		goto out;
 	if (m.n == 0) {
@@ -404,7 +397,6 @@ out:
 int q_pull(struct qctx *c, struct dh_query_source *s, const struct dh_val *pattern, int64_t eid, struct dh_val *out)
 {
 	struct pctx p = { .c = c, .s = s, .a = c->arena };
-	nrec = 0;
 	return pull_entity(&p, pattern, eid, 0, out);
 }
 

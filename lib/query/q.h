@@ -59,6 +59,8 @@ struct clause {
 };
 
 struct rule_body {
+	int has_calls;             /* calls a rule somewhere in its clauses */
+	int self_calls;            /* top-level calls to its own rule */
 	int nparams, nreq;
 	int *params;
 	int nclauses;
@@ -70,6 +72,8 @@ struct rule {
 	int nbodies;
 	struct rule_body *bodies;
 	int recursive;
+	int linear;        /* recursive only through top-level calls to itself, at
+	                    * most one per body: semi-naive evaluation applies */
 	int arity;
 };
 

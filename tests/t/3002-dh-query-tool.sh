@@ -97,6 +97,12 @@ test_expect_success 'time views: --as-of, --history, asof: input' '
 	echo 30 >expect && test_cmp expect out
 '
 
+test_expect_success 'a Datahike config file names the database' '
+	echo "{:store {:backend :file :path \"$PWD/db\"}}" >config.edn &&
+	dh-query config.edn "[:find ?a . :where [?e :name \"Bob\"] [?e :age ?a]]" >out &&
+	echo 25 >expect && test_cmp expect out
+'
+
 test_expect_success '--limit and --offset' '
 	dh-query --limit 2 -o tsv ./db "[:find ?n :where [_ :name ?n]]" >out &&
 	test $(wc -l <out) -eq 2 &&
@@ -113,6 +119,12 @@ test_expect_success 'a malformed query names the position and exits 1' '
 test_expect_success 'unbound variable in a predicate' '
 	test_expect_code 1 dh-query ./db "[:find ?n :where [?e :name ?n] [(> ?age 3)]]" 2>err &&
 	grep -q "insufficient bindings: ?age unbound in predicate" err
+'
+
+test_expect_success 'a query failing at run time writes nothing to stdout' '
+	test_expect_code 1 dh-query ./db "[:find ?y :where [?e :name ?n] [(inc ?n) ?y]]" >out 2>err &&
+	test ! -s out &&
+	grep -q "expected a number, got string" err
 '
 
 test_expect_success 'unreadable query text gives line and column' '
