@@ -145,7 +145,7 @@ static int gs_fail(struct gs_store *s, struct gs_req *q, const char *what, const
 	json_decref(j);
 	if (st == 412)
 		return dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
-	if (st == 404 && strstr(m, "bucket"))
+	if (st == 404 && strstr(m, "bucket does not exist"))
 		return dh_error_set(DH_ENOTFOUND, "bucket '%s' does not exist (store '%s')", s->bucket, s->name);
 	if (st == 404)
 		return dh_error_set(DH_ENOTFOUND, "'%s' not found in '%s'", key, s->name);
@@ -393,7 +393,7 @@ static int gs_cas(struct dh_store *st, const char *key, const char *old, const c
 		return upload(s, key, new, strlen(new), "0");
 	}
 	rc = get_media(s, key, &cur, gen, sizeof(gen));
-	if (rc == DH_ENOTFOUND && !strstr(dh_errmsg(), "bucket"))
+	if (rc == DH_ENOTFOUND && !strstr(dh_errmsg(), "does not exist"))
 		rc = dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
 	else if (!rc && !trimmed_equal(&cur, old))
 		rc = dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);

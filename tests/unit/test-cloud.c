@@ -773,6 +773,16 @@ static void gs_requests(void)
 	   "gs: ... reads with alt=media, writes with ifGenerationMatch=<generation read> (%s)", srv.reqs[1].target);
 
 	reset();
+	script(404, NULL, "{\"error\":{\"code\":404,\"message\":\"No such object: dh-gbucket/db/heads/main\","
+			  "\"errors\":[{\"reason\":\"notFound\"}]}}");
+	is_int(dh_store_cas(st, "heads/main", "v1", "v2"), DH_ECONFLICT, "gs: replacing an absent head is a conflict");
+
+	reset();
+	script(404, NULL, "{\"error\":{\"code\":404,\"message\":\"The specified bucket does not exist.\"}}");
+	is_int(dh_store_get(st, "format", &b), DH_ENOTFOUND, "gs: a missing bucket is not-found");
+	ok(strstr(dh_errmsg(), "bucket 'dh-gbucket' does not exist") != NULL, "gs: ... naming the bucket: %s", dh_errmsg());
+
+	reset();
 	script(200, "x-goog-generation: 77\r\n", "v2");
 	script(204, NULL, "");
 	is_int(dh_store_cas(st, "heads/main", "v2", NULL), 0, "gs: CAS delete");
