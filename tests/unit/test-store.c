@@ -26,6 +26,8 @@
 #define RACE_ROUNDS 1000
 static int race_rounds = RACE_ROUNDS;
 #define KILL_ROUNDS 12
+/* DH_TEST_KILL_ROUNDS lowers it: each round re-reads every node written so far */
+static int kill_rounds = KILL_ROUNDS;
 
 static struct dh_store *open_store(const char *uri)
 {
@@ -424,7 +426,7 @@ static void kill_test(const char *uri)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	for (int round = 0; round < KILL_ROUNDS; round++) {
+	for (int round = 0; round < kill_rounds; round++) {
 		pid_t pid;
 		struct dh_store *st;
 		struct verify v = { NULL, 0, 0 };
@@ -435,7 +437,7 @@ static void kill_test(const char *uri)
 		pid = fork();
 		if (pid == 0)
 			killed_writer(uri, (unsigned)(ts.tv_nsec + round));
-		/* 20-100 ms, doubled after each round in which no head was ever
+		/* 20-100 ms, times 4 after each round in which no head was ever
 		 * moved yet, so slow (network) stores get killed mid-work too */
 		usleep(scale * (20000 + (unsigned)((ts.tv_nsec / 1000 + round * 7919) % 80000)));
 		kill(pid, SIGKILL);
@@ -460,11 +462,11 @@ static void kill_test(const char *uri)
 		if (v.bad)
 			good = 0;
 		dh_store_close(st);
-		if (!heads && scale < 64)
-			scale *= 2;
+		if (!heads && scale < 256)
+			scale *= 4;
 	}
 	ok(good, "%s: %d writers killed with SIGKILL: every visible node intact, head names a complete node",
-	   uri, KILL_ROUNDS);
+	   uri, kill_rounds);
 	ok(heads > 0, "%s: the killed writers did move the head (%d rounds)", uri, heads);
 }
 
@@ -504,6 +506,8 @@ int main(int argc, char **argv)
 
 	if (getenv("DH_TEST_RACE_ROUNDS") && atoi(getenv("DH_TEST_RACE_ROUNDS")) > 0)
 		race_rounds = atoi(getenv("DH_TEST_RACE_ROUNDS"));
+	if (getenv("DH_TEST_KILL_ROUNDS") && atoi(getenv("DH_TEST_KILL_ROUNDS")) > 0)
+		kill_rounds = atoi(getenv("DH_TEST_KILL_ROUNDS"));
 
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++)
