@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@
 
 /* More pending files than this are made durable with one syncfs(2). */
 #define SYNCFS_THRESHOLD 64
+/* put_many() of at least this many values writes them with threads. */
+#define PARALLEL_MIN 32
+#define WRITERS 4
 
 struct file_store {
 	struct dh_store base;
@@ -315,6 +319,19 @@ out:
 	return rc;
 }
 
+static int note_pending(struct file_store *fs, const char *key)
+{
+	char dir[DH_KEY_MAX + 1];
+	const char *slash = strrchr(key, '/');
+	int rc = dh_buf_add(&fs->pending, key, strlen(key) + 1);
+
+	if (rc)
+		return rc;
+	fs->npending++;
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 1, slash ? key : ".");
+	return mark_dir_dirty(fs, dir);
+}
+
 static int file_put(struct dh_store *st, const char *key, const void *data, size_t len)
 {
 	struct file_store *fs = (struct file_store *)st;
@@ -333,16 +350,117 @@ static int file_put(struct dh_store *st, const char *key, const void *data, size
 	}
 	if ((rc = replace_file(fs, key, data, len, 0)))
 		return rc;
-	if ((rc = dh_buf_add(&fs->pending, key, strlen(key) + 1)))
-		return rc;
-	fs->npending++;
-	{
-		char dir[DH_KEY_MAX + 1];
-		const char *slash = strrchr(key, '/');
+	return note_pending(fs, key);
+}
 
-		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 1, slash ? key : ".");
-		rc = mark_dir_dirty(fs, dir);
+/*
+ * put_many: the costly part of a put (creating the file and copying the
+ * bytes) runs on WRITERS threads, each value into its own temporary file;
+ * then this thread renames them into place in the caller's order.  So
+ * values become visible in order, children before parents, exactly as a
+ * loop of put() would make them, and a writer killed mid-batch leaves no
+ * parent without its children.
+ */
+struct job {
+	struct file_store *fs;
+	const struct dh_kv *kvs;
+	char (*tmp)[DH_KEY_MAX + 64];   /* "" when the value exists already */
+	size_t n, next;
+	pthread_mutex_t lock;
+	int rc;
+	char msg[512];
+};
+
+static void *writer(void *arg)
+{
+	struct job *j = arg;
+
+	for (;;) {
+		size_t i;
+		const struct dh_kv *kv;
+		struct stat sb;
+		int fd;
+
+		pthread_mutex_lock(&j->lock);
+		i = j->rc ? j->n : j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= j->n)
+			return NULL;
+		kv = &j->kvs[i];
+		if (!strncmp(kv->key, "nodes/", 6) && !fstatat(j->fs->rootfd, kv->key, &sb, 0) && S_ISREG(sb.st_mode) &&
+		    (size_t)sb.st_size == kv->len)
+			continue;
+		fd = openat(j->fs->rootfd, j->tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (fd < 0 || write_all(fd, kv->data, kv->len) || close(fd)) {
+			int e = errno;
+
+			if (fd >= 0)
+				unlinkat(j->fs->rootfd, j->tmp[i], 0);
+			pthread_mutex_lock(&j->lock);
+			if (!j->rc) {
+				j->rc = DH_EIO;
+				snprintf(j->msg, sizeof(j->msg), "cannot write '%s': %s", kv->key, strerror(e));
+			}
+			pthread_mutex_unlock(&j->lock);
+			j->tmp[i][0] = '\0';
+			continue;
+		}
 	}
+}
+
+static int file_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct job j;
+	pthread_t th[WRITERS];
+	int nth = 0, rc = 0;
+	size_t i;
+
+	if (n < PARALLEL_MIN) {
+		for (i = 0; i < n && !rc; i++)
+			rc = file_put(st, kvs[i].key, kvs[i].data, kvs[i].len);
+		return rc;
+	}
+	memset(&j, 0, sizeof(j));
+	j.fs = fs;
+	j.kvs = kvs;
+	j.n = n;
+	j.tmp = malloc(n * sizeof(*j.tmp));
+	if (!j.tmp)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (i = 0; i < n && !rc; i++) {
+		const char *slash = strrchr(kvs[i].key, '/');
+
+		snprintf(j.tmp[i], sizeof(j.tmp[i]), "%.*s.tmp-%ld-%lu", slash ? (int)(slash - kvs[i].key + 1) : 0,
+			 kvs[i].key, (long)getpid(), ++fs->tmpseq);
+		rc = make_parents(fs, kvs[i].key);
+	}
+	if (rc)
+		goto out;
+	pthread_mutex_init(&j.lock, NULL);
+	for (nth = 0; nth < WRITERS; nth++)
+		if (pthread_create(&th[nth], NULL, writer, &j))
+			break;
+	if (nth == 0)
+		writer(&j);
+	for (int t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	pthread_mutex_destroy(&j.lock);
+	rc = j.rc ? dh_error_set(j.rc, "%s", j.msg) : 0;
+	for (i = 0; i < n; i++) {
+		if (!j.tmp[i][0])
+			continue;
+		if (rc) {
+			unlinkat(fs->rootfd, j.tmp[i], 0);
+		} else if (renameat(fs->rootfd, j.tmp[i], fs->rootfd, kvs[i].key)) {
+			rc = io_error("rename into place", kvs[i].key);
+			unlinkat(fs->rootfd, j.tmp[i], 0);
+		} else {
+			rc = note_pending(fs, kvs[i].key);
+		}
+	}
+out:
+	free(j.tmp);
 	return rc;
 }
 
@@ -508,5 +626,6 @@ const struct dh_store_ops dh_store_file_ops = {
 	.list = file_list,
 	.cas = file_cas,
 	.del = file_del,
+	.put_many = file_put_many,
 	.flush = file_flush,
 };

@@ -11,6 +11,12 @@
  * every head compare-and-swap finish with mdb_env_sync() so nothing a head
  * names can be undone.  put_many() writes a whole batch in one transaction.
  *
+ * Reads of nodes share one read transaction (a snapshot) across calls:
+ * nodes are immutable, so an old snapshot can only lack a node written
+ * since, and a miss renews the snapshot and looks again.  The snapshot is
+ * renewed every SNAPSHOT_USES reads so that it does not pin old pages for
+ * long.  Every other key (heads, format) is read in a fresh transaction.
+ *
  * The map grows on demand: MDB_MAP_FULL aborts the transaction, doubles the
  * map size and retries, and MDB_MAP_RESIZED (another process grew it) adopts
  * the new size, so users never see either.  Readers use read transactions
@@ -29,6 +35,7 @@
 #include "store/backends.h"
 
 #define INITIAL_MAPSIZE ((size_t)1 << 30)
+#define SNAPSHOT_USES 4096
 
 struct lmdb_env {
 	struct lmdb_env *next;
@@ -42,7 +49,9 @@ struct lmdb_env {
 struct lmdb_store {
 	struct dh_store base;
 	struct lmdb_env *e;
-	MDB_txn *rtxn;   /* reset between operations, renewed on use */
+	MDB_txn *rtxn;   /* the handle's read transaction */
+	int rtxn_live;   /* rtxn is an open snapshot (not reset) */
+	unsigned uses;   /* reads through the live snapshot */
 };
 
 static struct lmdb_env *envs;
@@ -189,6 +198,10 @@ static int read_begin(struct lmdb_store *ls, MDB_txn **txn)
 {
 	int rc;
 
+	if (ls->rtxn_live) {
+		mdb_txn_reset(ls->rtxn);
+		ls->rtxn_live = 0;
+	}
 	for (int tries = 0; tries < 3; tries++) {
 		rc = ls->rtxn ? mdb_txn_renew(ls->rtxn) : mdb_txn_begin(ls->e->env, NULL, MDB_RDONLY, &ls->rtxn);
 		if (rc == MDB_MAP_RESIZED) {
@@ -208,25 +221,58 @@ static int read_begin(struct lmdb_store *ls, MDB_txn **txn)
 		}
 		return lmdb_err(rc, "begin a read transaction on", ls->e->path);
 	}
+	ls->rtxn_live = 1;
+	ls->uses = 0;
 	*txn = ls->rtxn;
 	return 0;
 }
 
 static void read_end(struct lmdb_store *ls)
 {
-	mdb_txn_reset(ls->rtxn);
+	if (ls->rtxn_live) {
+		mdb_txn_reset(ls->rtxn);
+		ls->rtxn_live = 0;
+	}
+}
+
+/*
+ * Look `key` up; *mrc gets LMDB's answer.  Node keys go through the shared
+ * snapshot (renewed on a miss); others through a fresh transaction.  The
+ * transaction stays live until read_done()/read_end(), so `v` can be copied
+ * out.  Returns 0 or the DH error of starting a transaction.
+ */
+static int lookup(struct lmdb_store *ls, const char *key, MDB_val *v, int *mrc)
+{
+	MDB_val k = { strlen(key), (void *)key };
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if (!strncmp(key, "nodes/", 6) && ls->rtxn_live && ls->uses++ < SNAPSHOT_USES) {
+		*mrc = mdb_get(ls->rtxn, ls->e->dbi, &k, v);
+		if (*mrc != MDB_NOTFOUND)
+			return 0;
+	}
+	if ((rc = read_begin(ls, &txn)))
+		return rc;
+	*mrc = mdb_get(txn, ls->e->dbi, &k, v);
+	return 0;
+}
+
+/* After a lookup: keep a node snapshot, end any other transaction. */
+static void read_done(struct lmdb_store *ls, const char *key)
+{
+	if (strncmp(key, "nodes/", 6))
+		read_end(ls);
 }
 
 static int lmdb_get(struct dh_store *st, const char *key, struct dh_buf *out)
 {
 	struct lmdb_store *ls = (struct lmdb_store *)st;
-	MDB_val k = { strlen(key), (void *)key }, v;
-	MDB_txn *txn;
-	int rc = read_begin(ls, &txn), mrc;
+	MDB_val v;
+	int mrc, rc = lookup(ls, key, &v, &mrc);
 
 	if (rc)
 		return rc;
-	mrc = mdb_get(txn, ls->e->dbi, &k, &v);
 	if (mrc == MDB_NOTFOUND)
 		rc = dh_error_set(DH_ENOTFOUND, "'%s' not found in '%s'", key, ls->e->path);
 	else if (mrc)
@@ -235,22 +281,26 @@ static int lmdb_get(struct dh_store *st, const char *key, struct dh_buf *out)
 		dh_buf_reset(out);
 		rc = dh_buf_add(out, v.mv_data, v.mv_size);
 	}
-	read_end(ls);
+	if (mrc)
+		read_end(ls);
+	else
+		read_done(ls, key);
 	return rc;
 }
 
 static int lmdb_has(struct dh_store *st, const char *key)
 {
 	struct lmdb_store *ls = (struct lmdb_store *)st;
-	MDB_val k = { strlen(key), (void *)key }, v;
-	MDB_txn *txn;
-	int rc = read_begin(ls, &txn), mrc;
+	MDB_val v;
+	int mrc, rc = lookup(ls, key, &v, &mrc);
 
 	if (rc)
 		return rc;
-	mrc = mdb_get(txn, ls->e->dbi, &k, &v);
 	rc = mrc == 0 ? 1 : mrc == MDB_NOTFOUND ? 0 : lmdb_err(mrc, "read", key);
-	read_end(ls);
+	if (mrc)
+		read_end(ls);
+	else
+		read_done(ls, key);
 	return rc;
 }
 
@@ -266,6 +316,7 @@ static int write_txn(struct lmdb_store *ls, write_fn fn, void *arg, const char *
 	MDB_txn *txn;
 	int mrc, dhrc;
 
+	read_end(ls);
 	for (int tries = 0; tries < 40; tries++) {
 		dhrc = 0;
 		mrc = mdb_txn_begin(ls->e->env, NULL, 0, &txn);

@@ -1,38 +1,24 @@
 /*
- * bench-store.c - figures for scripts/bench-cloud (not a test).
+ * bench-store.c - store put/get throughput next to raw writes.
  *
- *   bench-store copy SRC DST [BATCH]   copy every key of SRC to DST with
- *                                      dh_store_put_many() in batches
- *   bench-store gets URI N             read N nodes of URI one by one
+ *   bench-store DIR [COUNT_4K] [COUNT_64K]
  *
- * Values are read from SRC before the clock starts, so `copy` times only
- * the writes.  Both print one line of figures, including the HTTP requests
- * made (every attempt counts).
+ * For the file and LMDB backends: batched, durable puts of 4 KiB and 64 KiB
+ * nodes (put_many of BATCH nodes, then flush), and gets of every node; next
+ * to a trivial loop writing the same bytes sequentially to one file with the
+ * same durability (one fdatasync per batch), measured in the same run.
+ * Prints one line per measurement with the ratio to the raw rate.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dh.h"
-#include "store/http.h"
 
-struct keys {
-	char **k;
-	size_t n, cap;
-};
-
-static int add_key(const char *key, void *payload)
-{
-	struct keys *ks = payload;
-
-	if (ks->n == ks->cap) {
-		ks->cap = ks->cap ? ks->cap * 2 : 1024;
-		ks->k = realloc(ks->k, ks->cap * sizeof(*ks->k));
-	}
-	ks->k[ks->n++] = strdup(key);
-	return 0;
-}
+#define BATCH 1000
 
 static double now(void)
 {
@@ -42,82 +28,138 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static struct dh_store *open_or_die(const char *uri, unsigned flags)
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+
+	for (size_t i = 0; i < n; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, n - i < 8 ? n - i : 8);
+	}
+}
+
+/*
+ * The peer: the same bytes, generated the same way in batches, written
+ * sequentially to one file with one fdatasync per batch.
+ */
+static double raw_write(const char *dir, unsigned char *batchbuf, size_t size, size_t count)
+{
+	char path[4096];
+	double t0 = now();
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/raw.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	for (size_t i = 0; i < count; i += BATCH) {
+		size_t n = count - i < BATCH ? count - i : BATCH;
+
+		for (size_t j = 0; j < n; j++)
+			fill(batchbuf + j * size, size, (unsigned)(i + j));
+		for (size_t j = 0; j < n; j++)
+			if (write(fd, batchbuf + j * size, size) != (ssize_t)size)
+				abort();
+		fdatasync(fd);
+	}
+	close(fd);
+	unlink(path);
+	return (double)count / (now() - t0);
+}
+
+struct result {
+	double put, get, node_get, flush_secs;
+};
+
+static int run(struct result *r, const char *uri, unsigned char *batchbuf, size_t size, size_t count)
 {
 	struct dh_store *st;
+	struct dh_kv *kvs = calloc(BATCH, sizeof(*kvs));
+	char (*keys)[DH_NODE_KEY_LEN + 1] = calloc(count, sizeof(*keys));
+	struct dh_buf b = DH_BUF_INIT;
+	double t0, t1;
+	int rc = dh_store_open(&st, uri, DH_STORE_CREATE);
 
-	if (dh_store_open(&st, uri, flags)) {
-		fprintf(stderr, "bench-store: %s\n", dh_errmsg());
-		exit(1);
+	r->flush_secs = 0;
+
+	if (rc)
+		goto out;
+	t0 = now();
+	for (size_t i = 0; i < count && !rc; i += BATCH) {
+		size_t n = count - i < BATCH ? count - i : BATCH;
+
+		for (size_t j = 0; j < n; j++) {
+			char hex[DH_HASH_HEX + 1];
+
+			fill(batchbuf + j * size, size, (unsigned)(i + j));
+			dh_node_name(hex, batchbuf + j * size, size);
+			dh_node_key(keys[i + j], hex);
+			kvs[j].key = keys[i + j];
+			kvs[j].data = batchbuf + j * size;
+			kvs[j].len = size;
+		}
+		rc = dh_store_put_many(st, kvs, n);
+		t1 = now();
+		if (!rc)
+			rc = dh_store_flush(st);
+		r->flush_secs += now() - t1;
 	}
-	return st;
+	r->put = (double)count / (now() - t0);
+	r->flush_secs /= (double)count / r->put;  /* as a share of the put time */
+	t0 = now();
+	for (int pass = 0; pass < 3 && !rc; pass++)
+		for (size_t i = 0; i < count && !rc; i++)
+			rc = dh_store_get(st, keys[i], &b);
+	r->get = 3.0 * (double)count / (now() - t0);
+	t0 = now();
+	for (size_t i = 0; i < count && !rc; i++) {
+		char hex[DH_HASH_HEX + 1];
+
+		snprintf(hex, sizeof(hex), "%c%c%s", keys[i][6], keys[i][7], keys[i] + 9);
+		rc = dh_node_get(st, hex, &b);
+	}
+	r->node_get = (double)count / (now() - t0);
+	dh_store_close(st);
+out:
+	if (rc)
+		fprintf(stderr, "bench-store: %s: %s\n", uri, dh_errmsg());
+	free(kvs);
+	free(keys);
+	dh_buf_release(&b);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	struct keys ks = { 0 };
+	const char *dir = argc > 1 ? argv[1] : "/tmp";
+	size_t counts[2] = { argc > 2 ? strtoul(argv[2], NULL, 10) : 20000, argc > 3 ? strtoul(argv[3], NULL, 10) : 2000 };
+	size_t sizes[2] = { 4096, 65536 };
+	const char *schemes[2] = { "file", "lmdb" };
+	unsigned char *data = malloc((size_t)65536 * BATCH);
 
-	if (argc >= 4 && !strcmp(argv[1], "copy")) {
-		struct dh_store *src = open_or_die(argv[2], DH_STORE_RDONLY), *dst = open_or_die(argv[3], DH_STORE_CREATE);
-		size_t batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 1000, i;
-		struct dh_buf *vals;
-		struct dh_kv *kvs;
-		unsigned long r0;
-		double t0, t;
+	printf("%-6s %6s %7s %12s %6s %12s %8s %12s %12s\n", "store", "node", "count", "put/s", "sync%", "raw write/s",
+	       "ratio", "get/s", "verified/s");
+	for (int s = 0; s < 2; s++) {
+		size_t size = sizes[s], count = counts[s];
+		double raw = raw_write(dir, data, size, count);
 
-		dh_store_list(src, "", add_key, &ks);
-		vals = calloc(ks.n + 1, sizeof(*vals));
-		kvs = calloc(ks.n + 1, sizeof(*kvs));
-		for (i = 0; i < ks.n; i++) {
-			if (dh_store_get(src, ks.k[i], &vals[i])) {
-				fprintf(stderr, "bench-store: %s\n", dh_errmsg());
+		for (int k = 0; k < 2; k++) {
+			char uri[4200], cmd[4300];
+			struct result r;
+
+			snprintf(uri, sizeof(uri), "%s://%s/bench-%s-%zu", schemes[k], dir, schemes[k], size);
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s/bench-%s-%zu'", dir, schemes[k], size);
+			if (system(cmd))
 				return 1;
-			}
-			kvs[i] = (struct dh_kv){ ks.k[i], vals[i].data, vals[i].len };
-		}
-		r0 = dh_http_requests();
-		t0 = now();
-		for (i = 0; i < ks.n; i += batch) {
-			size_t n = ks.n - i < batch ? ks.n - i : batch;
-
-			if (dh_store_put_many(dst, kvs + i, n) || dh_store_flush(dst)) {
-				fprintf(stderr, "bench-store: %s\n", dh_errmsg());
+			if (run(&r, uri, data, size, count))
 				return 1;
-			}
+			printf("%-6s %5zuK %7zu %12.0f %5.0f%% %12.0f %8.2f %12.0f %12.0f\n", schemes[k], size / 1024, count,
+			       r.put, 100 * r.flush_secs, raw, r.put / raw, r.get, r.node_get);
+			fflush(stdout);
+			if (system(cmd))
+				return 1;
 		}
-		t = now() - t0;
-		printf("%zu objects in %.2f s: %.0f objects/s, %lu HTTP requests\n", ks.n, t, (double)ks.n / t,
-		       dh_http_requests() - r0);
-		dh_store_close(src);
-		dh_store_close(dst);
-		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "gets")) {
-		struct dh_store *st = open_or_die(argv[2], DH_STORE_RDONLY);
-		size_t want = strtoul(argv[3], NULL, 10), i, got = 0;
-		struct dh_buf b = DH_BUF_INIT;
-		unsigned long r0;
-		double t0, t;
-
-		dh_store_list(st, "nodes/", add_key, &ks);
-		r0 = dh_http_requests();
-		t0 = now();
-		for (i = 0; i < ks.n && got < want; i++, got++) {
-			char hex[DH_HASH_HEX + 1];
-
-			snprintf(hex, sizeof(hex), "%.2s%s", ks.k[i] + 6, ks.k[i] + 9);
-			if (dh_node_get(st, hex, &b)) {
-				fprintf(stderr, "bench-store: %s\n", dh_errmsg());
-				return 1;
-			}
-		}
-		t = now() - t0;
-		printf("%zu node gets in %.2f s: %.0f gets/s, %.2f HTTP requests per get\n", got, t, (double)got / t,
-		       got ? (double)(dh_http_requests() - r0) / (double)got : 0.0);
-		dh_buf_release(&b);
-		dh_store_close(st);
-		return 0;
-	}
-	fprintf(stderr, "usage: bench-store copy SRC DST [BATCH] | bench-store gets URI N\n");
-	return 2;
+	free(data);
+	return 0;
 }

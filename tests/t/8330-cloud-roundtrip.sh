@@ -31,10 +31,10 @@ test_expect_success 'a file store with heads, small nodes and a 600 KB node' '
 '
 
 test_expect_success 'file -> s3 -> gs -> dynamodb -> file' '
-	s3keys bench-store copy file://$PWD/fs "$s3" >/dev/null &&
-	s3keys bench-store copy "$s3" "$gs" >/dev/null &&
-	ddbkeys bench-store copy "$gs" "$ddb" >/dev/null &&
-	ddbkeys bench-store copy "$ddb" file://$PWD/back >/dev/null
+	s3keys bench-copy copy file://$PWD/fs "$s3" >/dev/null &&
+	s3keys bench-copy copy "$s3" "$gs" >/dev/null &&
+	ddbkeys bench-copy copy "$gs" "$ddb" >/dev/null &&
+	ddbkeys bench-copy copy "$ddb" file://$PWD/back >/dev/null
 '
 
 test_expect_success '... arrives byte for byte' '

@@ -1,0 +1,486 @@
+/*
+ * commit.c - the commit and log nodes of a database, reading them back into
+ * a shared core, node children for sync/gc/verify, and absorption of the
+ * log tail into the trees.
+ *
+ * A commit names its parents, the schema node, the roots of the six trees
+ * (current EAVT AEVT AVET; temporal EAVT AEVT AVET holding retracted
+ * assertions and retractions), and the log nodes of transactions the trees
+ * have not absorbed yet (the tail).  A small transaction writes one log
+ * node and one commit; when the tail grows past TAIL_MAX_NODES nodes or
+ * TAIL_MAX_DATOMS datoms, the next commit absorbs it into the trees in one
+ * sorted batch per tree.
+ *
+ * commit: ["dh/commit", 1, [parent...], schema, [root x 6], [log...],
+ *          tail_datoms, max_eid, max_tx, instant_ms, flex, no_history, ndatoms]
+ *   root: null or [name, level, count]
+ * log:    ["dh/log", tx, n, (e a v tx added prev_tx) x n]
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/internal.h"
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cw_hash(struct dh_buf *b, const char *hex)
+{
+	unsigned char bin[DH_HASH_LEN];
+
+	dh_unhex(bin, hex, DH_HASH_LEN);
+	return dh_cw_bytes(b, bin, DH_HASH_LEN);
+}
+
+int commit_encode(struct dh_buf *b, const struct commit *c)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = dh_cw_head(b, 4, 13)) || (rc = dh_cw_text(b, "dh/commit", 9)) || (rc = dh_cw_uint(b, 1)) ||
+	    (rc = dh_cw_head(b, 4, c->nparents)))
+		return rc;
+	for (i = 0; i < c->nparents; i++)
+		if ((rc = cw_hash(b, c->parents[i])))
+			return rc;
+	if ((rc = cw_hash(b, c->schema)) || (rc = dh_cw_head(b, 4, NTREES)))
+		return rc;
+	for (i = 0; i < NTREES; i++) {
+		if (!c->roots[i].hex[0]) {
+			rc = dh_cw_null(b);
+		} else if (!(rc = dh_cw_head(b, 4, 3)) && !(rc = cw_hash(b, c->roots[i].hex)) &&
+			   !(rc = dh_cw_uint(b, c->roots[i].level))) {
+			rc = dh_cw_uint(b, c->roots[i].count);
+		}
+		if (rc)
+			return rc;
+	}
+	if ((rc = dh_cw_head(b, 4, c->ntail)))
+		return rc;
+	for (i = 0; i < c->ntail; i++)
+		if ((rc = cw_hash(b, c->tail[i])))
+			return rc;
+	if ((rc = dh_cw_uint(b, c->tail_datoms)) || (rc = dh_cw_int(b, c->max_eid)) ||
+	    (rc = dh_cw_int(b, c->max_tx)) || (rc = dh_cw_int(b, c->instant_ms)) ||
+	    (rc = dh_cw_uint(b, (uint64_t)c->flex)) || (rc = dh_cw_uint(b, (uint64_t)c->no_history)) ||
+	    (rc = dh_cw_uint(b, c->ndatoms)))
+		return rc;
+	return 0;
+}
+
+void commit_release(struct commit *c)
+{
+	free(c->tail);
+	c->tail = NULL;
+	c->ntail = 0;
+}
+
+static int is_arr(const struct dh_val *v)
+{
+	return v->type == DH_VECTOR || v->type == DH_LIST;
+}
+
+int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
+{
+	const struct dh_val *f = node->u.items;
+	int64_t x;
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (node->len != 13 || f[1].type != DH_LONG || f[1].u.i != 1 || !is_arr(&f[2]) ||
+	    f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES || !is_arr(&f[5]))
+		goto bad;
+	c->nparents = f[2].len;
+	for (i = 0; i < c->nparents; i++)
+		if (dh_cr_hash(&f[2].u.items[i], c->parents[i], key))
+			goto bad;
+	if (dh_cr_hash(&f[3], c->schema, key))
+		goto bad;
+	for (i = 0; i < NTREES; i++) {
+		const struct dh_val *r = &f[4].u.items[i];
+
+		if (r->type == DH_NIL)
+			continue;
+		if (!is_arr(r) || r->len != 3 || dh_cr_hash(&r->u.items[0], c->roots[i].hex, key) ||
+		    r->u.items[1].type != DH_LONG || r->u.items[1].u.i < 0 || r->u.items[1].u.i > 32 ||
+		    r->u.items[2].type != DH_LONG || r->u.items[2].u.i < 1)
+			goto bad;
+		c->roots[i].level = (uint32_t)r->u.items[1].u.i;
+		c->roots[i].count = (uint64_t)r->u.items[2].u.i;
+	}
+	c->ntail = f[5].len;
+	if (c->ntail) {
+		c->tail = malloc(c->ntail * sizeof(*c->tail));
+		if (!c->tail)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		for (i = 0; i < c->ntail; i++)
+			if (dh_cr_hash(&f[5].u.items[i], c->tail[i], key))
+				goto bad;
+	}
+	for (i = 6; i <= 12; i++)
+		if (f[i].type != DH_LONG)
+			goto bad;
+	c->tail_datoms = (uint64_t)f[6].u.i;
+	c->max_eid = f[7].u.i;
+	c->max_tx = f[8].u.i;
+	c->instant_ms = f[9].u.i;
+	x = f[10].u.i;
+	c->flex = x == 1;
+	c->no_history = f[11].u.i == 1;
+	c->ndatoms = (uint64_t)f[12].u.i;
+	return 0;
+bad:
+	rc = dh_error_set(DH_ECORRUPT, "commit '%s' is malformed", key);
+	commit_release(c);
+	return rc;
+}
+
+int log_encode(struct dh_buf *b, int64_t tx, const struct event *ev, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = dh_cw_head(b, 4, 3 + 6 * (uint64_t)n)) || (rc = dh_cw_text(b, "dh/log", 6)) ||
+	    (rc = dh_cw_int(b, tx)) || (rc = dh_cw_uint(b, n)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		const struct dh_datom *d = &ev[i].d;
+
+		if ((rc = dh_cw_int(b, d->e)) || (rc = dh_cw_uint(b, d->a)) || (rc = dh_cbor_encode(b, &d->v)) ||
+		    (rc = dh_cw_int(b, d->tx)) || (rc = dh_cw_bool(b, d->added)) || (rc = dh_cw_int(b, ev[i].prev_tx)))
+			return rc;
+	}
+	return 0;
+}
+
+int log_decode(struct dh_arena *a, const struct dh_val *node, const char *key, struct event **ev, size_t *n)
+{
+	const struct dh_val *f = node->u.items;
+	struct event *out;
+	size_t i, m;
+
+	if (node->len < 3 || f[1].type != DH_LONG || f[2].type != DH_LONG || f[2].u.i < 0 ||
+	    node->len != 3 + 6 * (uint64_t)f[2].u.i)
+		return dh_error_set(DH_ECORRUPT, "log node '%s' is malformed", key);
+	m = (size_t)f[2].u.i;
+	out = dh_arena_alloc(a, (m ? m : 1) * sizeof(*out));
+	if (!out)
+		return DH_ENOMEM;
+	for (i = 0; i < m; i++) {
+		const struct dh_val *g = &f[3 + 6 * i];
+
+		if (g[0].type != DH_LONG || g[1].type != DH_LONG || g[1].u.i <= 0 || g[1].u.i > UINT32_MAX ||
+		    g[3].type != DH_LONG || g[4].type != DH_BOOL || g[5].type != DH_LONG)
+			return dh_error_set(DH_ECORRUPT, "log node '%s': malformed datom %zu", key, i);
+		out[i].d.e = g[0].u.i;
+		out[i].d.a = (dh_aid)g[1].u.i;
+		out[i].d.v = g[2];
+		out[i].d.tx = g[3].u.i;
+		out[i].d.added = (uint8_t)g[4].u.b;
+		out[i].prev_tx = g[5].u.i;
+	}
+	*ev = out;
+	*n = m;
+	return 0;
+}
+
+static const char *kind_of(const struct dh_val *v)
+{
+	static const char *const kinds[] = { "dh/commit", "dh/branch", "dh/leaf", "dh/log", "dh/schema" };
+	size_t i;
+
+	if (!is_arr(v) || v->len < 2 || v->u.items[0].type != DH_STRING)
+		return NULL;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (v->u.items[0].len == strlen(kinds[i]) && !memcmp(v->u.items[0].u.s, kinds[i], v->u.items[0].len))
+			return kinds[i] + 3;
+	return NULL;
+}
+
+int node_read(struct dh_store *st, const char *hex, const char *kind, struct dh_arena *a, struct dh_val *out)
+{
+	struct dh_buf raw = DH_BUF_INIT;
+	char key[DH_NODE_KEY_LEN + 1];
+	const char *k;
+	size_t used;
+	int rc;
+
+	dh_node_key(key, hex);
+	rc = dh_node_get(st, hex, &raw);
+	if (rc == DH_ENOTFOUND)
+		rc = dh_error_set(DH_ECORRUPT, "missing node '%s'", key);
+	if (rc)
+		goto out;
+	if (dh_cbor_decode(out, a, (const unsigned char *)raw.data, raw.len, &used) || used != raw.len) {
+		rc = dh_error_set(DH_ECORRUPT, "node '%s' is not valid CBOR", key);
+		goto out;
+	}
+	k = kind_of(out);
+	if (!k || strcmp(k, kind))
+		rc = dh_error_set(DH_ECORRUPT, "node '%s' is not a %s node", key, kind);
+out:
+	dh_buf_release(&raw);
+	return rc;
+}
+
+const char *dh_node_kind(const void *data, size_t len)
+{
+	struct dh_arena *a = NULL;
+	struct dh_val v;
+	const char *k = NULL;
+	size_t used;
+
+	if (dh_arena_new(&a))
+		return NULL;
+	if (!dh_cbor_decode(&v, a, data, len, &used) && used == len)
+		k = kind_of(&v);
+	dh_arena_free(a);
+	return k;
+}
+
+int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload)
+{
+	struct dh_arena *a = NULL;
+	struct dh_val v;
+	struct commit c;
+	const char *k = NULL;
+	size_t used, i;
+	int rc;
+
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	if (dh_cbor_decode(&v, a, data, len, &used) || used != len || !(k = kind_of(&v))) {
+		rc = dh_error_set(DH_ECORRUPT, "not a dh node");
+		goto out;
+	}
+	if (!strcmp(k, "branch") || !strcmp(k, "leaf")) {
+		rc = dh_tree_children(data, len, cb, payload);
+	} else if (!strcmp(k, "commit")) {
+		if ((rc = commit_decode(&c, &v, "(commit)")))
+			goto out;
+		for (i = 0; !rc && i < c.nparents; i++)
+			rc = cb(c.parents[i], payload);
+		if (!rc)
+			rc = cb(c.schema, payload);
+		for (i = 0; !rc && i < NTREES; i++)
+			if (c.roots[i].hex[0])
+				rc = cb(c.roots[i].hex, payload);
+		for (i = 0; !rc && i < c.ntail; i++)
+			rc = cb(c.tail[i], payload);
+		commit_release(&c);
+	}
+out:
+	dh_arena_free(a);
+	return rc;
+}
+
+int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *hex)
+{
+	struct dh_arena *a = NULL;
+	struct dh_val v;
+	struct commit c;
+	char key[DH_NODE_KEY_LEN + 1];
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	dh_node_key(key, hex);
+	if ((rc = node_read(st, hex, "commit", a, &v)) || (rc = commit_decode(&c, &v, key)))
+		goto out;
+	out->nparents = c.nparents;
+	for (i = 0; i < c.nparents; i++)
+		memcpy(out->parents[i], c.parents[i], DH_HASH_HEX + 1);
+	out->max_tx = c.max_tx;
+	out->max_eid = c.max_eid;
+	out->instant_ms = c.instant_ms;
+	out->ndatoms = c.ndatoms;
+	commit_release(&c);
+out:
+	dh_arena_free(a);
+	return rc;
+}
+
+/* ---- absorbing the tail ------------------------------------------------ */
+
+struct sortctx {
+	struct dh_tree_ctx tc;
+	const struct dh_tree_edit *base;
+};
+
+static struct sortctx *sctx;
+
+/* Sort by key; equal keys keep log order (index as tie-break), so the last wins. */
+static int edit_cmp(const void *x, const void *y)
+{
+	const struct dh_tree_edit *a = x, *b = y;
+	int r = dh_tree_cmp(&sctx->tc, &a->d, &b->d);
+
+	if (r)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* Sort edits by key and keep the last edit of each key.  Returns the new count. */
+static size_t sort_dedupe(struct sortctx *sc, struct dh_tree_edit *e, size_t n)
+{
+	size_t i, m = 0;
+
+	sctx = sc;
+	qsort(e, n, sizeof(*e), edit_cmp);
+	for (i = 0; i < n; i++) {
+		if (m && !dh_tree_cmp(&sc->tc, &e[m - 1].d, &e[i].d))
+			e[m - 1] = e[i];
+		else
+			e[m++] = e[i];
+	}
+	return m;
+}
+
+void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree)
+{
+	tc->st = k->st;
+	tc->ix = (enum dh_index)(tree % 3);
+	tc->history = tree >= 3;
+	tc->rank = k->schema->rank;
+	tc->nrank = (size_t)k->schema->max + 1;
+}
+
+int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const struct event *ev, size_t n,
+	struct dh_node_batch *batch)
+{
+	struct dh_tree_edit *e = NULL;
+	struct sortctx sc;
+	size_t i, m;
+	int t, rc = 0;
+
+	e = malloc((2 * n + 1) * sizeof(*e));
+	if (!e)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (t = 0; t < NTREES; t++) {
+		int ix = t % 3;
+
+		if (t >= 3 && c->no_history)
+			break;
+		sc.tc.st = st;
+		sc.tc.ix = (enum dh_index)ix;
+		sc.tc.history = t >= 3;
+		sc.tc.rank = s->rank;
+		sc.tc.nrank = (size_t)s->max + 1;
+		m = 0;
+		for (i = 0; i < n; i++) {
+			const struct dh_datom *d = &ev[i].d;
+			const struct dh_attr *at = d->a <= s->max ? &s->attrs[d->a] : NULL;
+
+			if (ix == DH_AVET && !(at && at->in_avet))
+				continue;
+			if (t < 3) {
+				e[m].d = *d;
+				e[m].op = d->added ? DH_EDIT_PUT : DH_EDIT_DEL;
+				m++;
+			} else if (!d->added && !(at && at->no_history)) {
+				e[m].d = *d;
+				e[m].d.tx = ev[i].prev_tx;
+				e[m].d.added = 1;
+				e[m].op = DH_EDIT_PUT;
+				m++;
+				e[m].d = *d;
+				e[m].op = DH_EDIT_PUT;
+				m++;
+			}
+		}
+		m = sort_dedupe(&sc, e, m);
+		if ((rc = dh_tree_apply(&c->roots[t], &sc.tc, &c->roots[t], e, m, batch)))
+			break;
+	}
+	free(e);
+	return rc;
+}
+
+/* ---- loading a commit -------------------------------------------------- */
+
+void core_unref(struct core *k)
+{
+	if (!k || --k->refs > 0)
+		return;
+	commit_release(&k->c);
+	schema_free(k->schema);
+	dh_arena_free(k->arena);
+	free(k->branch);
+	free(k);
+}
+
+int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch)
+{
+	struct core *k = calloc(1, sizeof(*k));
+	struct dh_val v;
+	char key[DH_NODE_KEY_LEN + 1];
+	struct event *heap = NULL;
+	size_t i, cap = 0;
+	int rc;
+
+	*out = NULL;
+	if (!k)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	k->refs = 1;
+	k->st = st;
+	memcpy(k->hex, hex, DH_HASH_HEX);
+	k->hex[DH_HASH_HEX] = 0;
+	if (branch && !(k->branch = strdup(branch))) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = dh_arena_new(&k->arena)))
+		goto fail;
+	dh_node_key(key, hex);
+	if ((rc = node_read(st, hex, "commit", k->arena, &v)) || (rc = commit_decode(&k->c, &v, key)))
+		goto fail;
+	dh_node_key(key, k->c.schema);
+	if ((rc = node_read(st, k->c.schema, "schema", k->arena, &v)) || (rc = schema_decode(&k->schema, &v, key)))
+		goto fail;
+	for (i = 0; i < k->c.ntail; i++) {
+		struct event *ev;
+		size_t n;
+
+		dh_node_key(key, k->c.tail[i]);
+		if ((rc = node_read(st, k->c.tail[i], "log", k->arena, &v)) || (rc = log_decode(k->arena, &v, key, &ev, &n)))
+			goto fail;
+		if (k->ntail + n > cap) {
+			struct event *nt;
+
+			cap = (k->ntail + n) * 2;
+			nt = realloc(heap, cap * sizeof(*nt));
+			if (!nt) {
+				rc = dh_error_set(DH_ENOMEM, "out of memory");
+				goto fail;
+			}
+			heap = nt;
+		}
+		memcpy(heap + k->ntail, ev, n * sizeof(*ev));
+		k->ntail += n;
+	}
+	/* the tail moves into the arena so that core_unref frees one thing */
+	if (k->ntail) {
+		k->tail = dh_arena_alloc(k->arena, k->ntail * sizeof(*k->tail));
+		if (!k->tail) {
+			rc = DH_ENOMEM;
+			goto fail;
+		}
+		memcpy(k->tail, heap, k->ntail * sizeof(*k->tail));
+	}
+	free(heap);
+	*out = k;
+	return 0;
+fail:
+	free(heap);
+	core_unref(k);
+	return rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * internal.h - what the files of lib/db share: the in-memory schema, the
+ * decoded commit, the shared core of a db value and its views, and the
+ * helpers transaction processing needs from the read side.
+ */
+#ifndef DH_DB_INTERNAL_H
+#define DH_DB_INTERNAL_H
+
+#include "dh-db.h"
+#include "index/index.h"
+
+#define NTREES 6           /* current EAVT AEVT AVET, then their temporal twins */
+#define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
+#define TAIL_MAX_DATOMS 4096
+
+/* System attribute ids. */
+enum {
+	AID_IDENT = 1,
+	AID_VALUETYPE,
+	AID_CARDINALITY,
+	AID_UNIQUE,
+	AID_INDEX,
+	AID_ISCOMPONENT,
+	AID_NOHISTORY,
+	AID_DOC,
+	AID_TXINSTANT,
+	AID_TUPLEATTRS,
+	AID_TUPLETYPES,
+	AID_TUPLETYPE,
+	AID_SYSTEM_END,
+};
+
+struct schema {
+	struct dh_attr *attrs;     /* attrs[aid], aid 1..max; ident NULL = unused */
+	dh_aid max, cap;
+	uint32_t *rank;            /* rank[aid] by keyword order */
+	struct dh_arena *arena;    /* idents, docs, tuple arrays */
+	/* ident -> aid hash */
+	dh_aid *hash;
+	size_t hcap;
+};
+
+int schema_new_system(struct schema **out);
+int schema_clone(struct schema **out, const struct schema *s);
+void schema_free(struct schema *s);
+const struct dh_attr *schema_find(const struct schema *s, const char *ident, size_t len);
+/* Add an attribute with `ident` (copied); *out gets its id. */
+int schema_add(struct schema *s, const char *ident, size_t len, dh_aid *out);
+/* Recompute ranks, in_avet and in_tuples after changes. */
+int schema_finish(struct schema *s);
+int schema_encode(struct dh_buf *b, const struct schema *s);
+int schema_decode(struct schema **out, const struct dh_val *node, const char *key);
+enum dh_value_type value_type_from_kw(const char *s, size_t len);
+
+struct commit {
+	char parents[DH_MAX_PARENTS][DH_HASH_HEX + 1];
+	size_t nparents;
+	char schema[DH_HASH_HEX + 1];
+	struct dh_tree_root roots[NTREES];
+	char (*tail)[DH_HASH_HEX + 1];
+	size_t ntail;
+	uint64_t tail_datoms;
+	int64_t max_eid, max_tx, instant_ms;
+	int flex, no_history;
+	uint64_t ndatoms;
+};
+
+int commit_encode(struct dh_buf *b, const struct commit *c);
+int commit_decode(struct commit *c, const struct dh_val *node, const char *key);
+void commit_release(struct commit *c);
+
+/* One event of the log: a datom and, for a retraction, the tx that asserted it. */
+struct event {
+	struct dh_datom d;
+	int64_t prev_tx;
+};
+
+struct core {
+	int refs;
+	struct dh_store *st;
+	char hex[DH_HASH_HEX + 1];
+	char *branch;
+	struct commit c;
+	struct schema *schema;
+	struct dh_arena *arena;    /* tail events, overlays, ident strings */
+	struct event *tail;        /* events of the unindexed tail, in log order */
+	size_t ntail;
+	/* Overlays, built on first use: per index, the net effect of the tail on
+	 * the current trees (cur, op 1 put / 0 delete) and all tail events
+	 * sorted by history key (hist). */
+	struct dh_datom *cur[3], *hist[3];
+	uint8_t *cur_op[3];
+	size_t ncur[3], nhist[3];
+	int built[3];
+};
+
+struct dh_db {
+	struct core *core;
+	int history;               /* history view */
+	int64_t as_of;             /* INT64_MAX: none */
+	int64_t since;             /* INT64_MIN: none */
+};
+
+void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree);
+
+int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch);
+void core_unref(struct core *k);
+int db_wrap(struct dh_db **out, struct core *k);
+
+/* Decode node `hex` of kind `kind` into *out (allocating from a). */
+int node_read(struct dh_store *st, const char *hex, const char *kind, struct dh_arena *a, struct dh_val *out);
+
+/* First datom of the current view of `db` at EAVT (e, a) or AVET (a, v); 1 found, 0 not, <0 error.
+ * The datom is copied into `a`. */
+int db_first(struct dh_db *db, enum dh_index ix, const struct dh_bound *b, struct dh_arena *a, struct dh_datom *out);
+
+/* Log node encoding: ["dh/log", tx, n, (e a v tx added prev_tx) x n]. */
+int log_encode(struct dh_buf *b, int64_t tx, const struct event *ev, size_t n);
+int log_decode(struct dh_arena *a, const struct dh_val *node, const char *key, struct event **ev, size_t *n);
+
+/* Write the trees' absorption of `ev` (all tail events) into new roots. */
+int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const struct event *ev, size_t n,
+	struct dh_node_batch *batch);
+
+int64_t now_ms(void);
+
+#endif

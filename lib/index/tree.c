@@ -1,0 +1,889 @@
+/*
+ * tree.c - persistent B+trees of datoms as content-addressed nodes (see
+ * index.h for the encodings).
+ *
+ * Writing is batch-only: dh_tree_apply() takes a sorted run of edits and
+ * walks down only into the children the edits fall in.  Each changed node's
+ * new content is rebuilt as a flat array of items (datoms in leaves, child
+ * entries in branches) and cut into nodes of about NODE_TARGET bytes;
+ * undersized results are merged with a neighbour so the tree stays dense.
+ * Applying a sorted run to the empty tree is the bottom-up bulk build: leaves
+ * are cut from the run, then each level of branches from the one below.
+ *
+ * Reading is a cursor holding one decoded node per level in its own arena,
+ * so iteration allocates nothing per datom.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/index.h"
+
+#define NODE_TARGET 4096   /* bytes a node is cut to */
+#define NODE_MIN 1024      /* below this a rewritten node is merged with a neighbour */
+#define MAX_LEVELS 32
+
+struct titem {
+	struct dh_datom k;         /* leaf: the datom; branch: the child's first datom */
+	uint64_t count;            /* datoms below (1 in a leaf) */
+	unsigned char child[DH_HASH_LEN];
+};
+
+struct ivec {
+	struct titem *v;
+	size_t n, cap;
+};
+
+static int ivec_push(struct ivec *iv, const struct titem *it)
+{
+	if (iv->n == iv->cap) {
+		size_t cap = iv->cap ? iv->cap * 2 : 64;
+		struct titem *v = realloc(iv->v, cap * sizeof(*v));
+
+		if (!v)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		iv->v = v;
+		iv->cap = cap;
+	}
+	iv->v[iv->n++] = *it;
+	return 0;
+}
+
+static void ivec_release(struct ivec *iv)
+{
+	free(iv->v);
+	iv->v = NULL;
+	iv->n = iv->cap = 0;
+}
+
+/* ---- ordering ---------------------------------------------------------- */
+
+static int cmp_i64(int64_t x, int64_t y)
+{
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_attr(const struct dh_tree_ctx *c, dh_aid x, dh_aid y)
+{
+	uint32_t rx, ry;
+
+	if (x == y)
+		return 0;
+	rx = x < c->nrank ? c->rank[x] : UINT32_MAX - 1;
+	ry = y < c->nrank ? c->rank[y] : UINT32_MAX - 1;
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	return x < y ? -1 : 1;
+}
+
+/* Compare component `i` (0-based, in index order) of x with the bound's. */
+static int cmp_comp(const struct dh_tree_ctx *c, int i, const struct dh_datom *x, int64_t e, dh_aid a,
+	const struct dh_val *v, int64_t tx)
+{
+	static const char order[3][4] = { { 'e', 'a', 'v', 't' }, { 'a', 'e', 'v', 't' }, { 'a', 'v', 'e', 't' } };
+
+	switch (order[c->ix][i]) {
+	case 'e': return cmp_i64(x->e, e);
+	case 'a': return cmp_attr(c, x->a, a);
+	case 'v': return dh_val_cmp(&x->v, v);
+	default: return cmp_i64(x->tx, tx);
+	}
+}
+
+int dh_tree_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_datom *y)
+{
+	int i, r;
+
+	for (i = 0; i < 3; i++)
+		if ((r = cmp_comp(c, i, x, y->e, y->a, &y->v, y->tx)))
+			return r;
+	if (!c->history)
+		return 0;
+	if ((r = cmp_i64(x->tx, y->tx)))
+		return r;
+	return (int)x->added - (int)y->added;
+}
+
+int dh_bound_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_bound *b)
+{
+	unsigned i;
+	int r;
+
+	for (i = 0; i < b->n && i < 4; i++)
+		if ((r = cmp_comp(c, (int)i, x, b->e, b->a, &b->v, b->tx)))
+			return r;
+	return 0;
+}
+
+/* ---- node encoding ----------------------------------------------------- */
+
+static size_t val_est(const struct dh_val *v)
+{
+	size_t n = 3;
+	uint32_t i;
+
+	switch (v->type) {
+	case DH_STRING: case DH_KEYWORD: case DH_SYMBOL: case DH_BYTES:
+	case DH_BIGINT: case DH_BIGDEC:
+		return n + v->len + 2;
+	case DH_LIST: case DH_VECTOR: case DH_MAP: case DH_SET: case DH_TAGGED:
+		for (i = 0; i < v->len; i++)
+			n += val_est(&v->u.items[i]);
+		return n;
+	case DH_UUID: return 19;
+	case DH_INST: return 28;
+	default: return 9;
+	}
+}
+
+static size_t item_est(const struct titem *it, int leaf)
+{
+	return (leaf ? 16 : 16 + 34 + 5) + val_est(&it->k.v);
+}
+
+static int enc_datom(struct dh_buf *b, const struct dh_datom *d)
+{
+	int rc;
+
+	if ((rc = dh_cw_int(b, d->e)) || (rc = dh_cw_uint(b, d->a)) ||
+	    (rc = dh_cbor_encode(b, &d->v)) || (rc = dh_cw_int(b, d->tx)) ||
+	    (rc = dh_cw_bool(b, d->added)))
+		return rc;
+	return 0;
+}
+
+static int enc_node(struct dh_buf *b, const struct dh_tree_ctx *c, uint32_t level, const struct titem *it, size_t n)
+{
+	size_t i;
+	int rc;
+
+	dh_buf_reset(b);
+	if (level == 0) {
+		if ((rc = dh_cw_head(b, 4, 3 + 5 * (uint64_t)n)) || (rc = dh_cw_text(b, "dh/leaf", 7)) ||
+		    (rc = dh_cw_uint(b, c->ix)) || (rc = dh_cw_uint(b, n)))
+			return rc;
+		for (i = 0; i < n; i++)
+			if ((rc = enc_datom(b, &it[i].k)))
+				return rc;
+		return 0;
+	}
+	if ((rc = dh_cw_head(b, 4, 4 + 7 * (uint64_t)n)) || (rc = dh_cw_text(b, "dh/branch", 9)) ||
+	    (rc = dh_cw_uint(b, c->ix)) || (rc = dh_cw_uint(b, level)) || (rc = dh_cw_uint(b, n)))
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = dh_cw_bytes(b, it[i].child, DH_HASH_LEN)) || (rc = dh_cw_uint(b, it[i].count)) ||
+		    (rc = enc_datom(b, &it[i].k)))
+			return rc;
+	return 0;
+}
+
+struct tnode {
+	uint32_t level;
+	size_t n;
+	struct titem *items;
+};
+
+static int dec_datom(const struct dh_val *f, struct dh_datom *d, const char *key)
+{
+	int64_t a;
+
+	if (f[0].type != DH_LONG || f[1].type != DH_LONG || f[3].type != DH_LONG || f[4].type != DH_BOOL ||
+	    f[1].u.i <= 0 || f[1].u.i > UINT32_MAX)
+		return dh_error_set(DH_ECORRUPT, "node '%s': malformed datom", key);
+	a = f[1].u.i;
+	d->e = f[0].u.i;
+	d->a = (dh_aid)a;
+	d->v = f[2];
+	d->tx = f[3].u.i;
+	d->added = (uint8_t)f[4].u.b;
+	return 0;
+}
+
+/*
+ * Decode node bytes into `out` (allocating from `a`).  `ix` and `level`
+ * (-1: any) are checked.
+ */
+static int dec_node(struct tnode *out, struct dh_arena *a, const struct dh_buf *raw, const char *hex,
+	int ix, int level)
+{
+	struct dh_val root;
+	const struct dh_val *f;
+	size_t used, i, n;
+	char key[DH_NODE_KEY_LEN + 1];
+	int rc, leaf;
+
+	dh_node_key(key, hex);
+	rc = dh_cbor_decode(&root, a, (const unsigned char *)raw->data, raw->len, &used);
+	if (rc)
+		return dh_error_prefix(DH_ECORRUPT, "node '%s'", key);
+	if ((root.type != DH_VECTOR && root.type != DH_LIST) || root.len < 3 || root.u.items[0].type != DH_STRING)
+		return dh_error_set(DH_ECORRUPT, "node '%s': not an index node", key);
+	f = root.u.items;
+	if (f[0].len == 7 && !memcmp(f[0].u.s, "dh/leaf", 7))
+		leaf = 1;
+	else if (f[0].len == 9 && !memcmp(f[0].u.s, "dh/branch", 9))
+		leaf = 0;
+	else
+		return dh_error_set(DH_ECORRUPT, "node '%s': not an index node", key);
+	if (f[1].type != DH_LONG || (ix >= 0 && f[1].u.i != ix))
+		return dh_error_set(DH_ECORRUPT, "node '%s': belongs to another index", key);
+	if (leaf) {
+		if (f[2].type != DH_LONG || f[2].u.i < 0 || root.len != 3 + 5 * (uint64_t)f[2].u.i)
+			return dh_error_set(DH_ECORRUPT, "node '%s': wrong datom count", key);
+		out->level = 0;
+		n = (size_t)f[2].u.i;
+		f += 3;
+	} else {
+		if (root.len < 4 || f[2].type != DH_LONG || f[3].type != DH_LONG || f[2].u.i < 1 ||
+		    f[2].u.i > MAX_LEVELS || f[3].u.i < 1 || root.len != 4 + 7 * (uint64_t)f[3].u.i)
+			return dh_error_set(DH_ECORRUPT, "node '%s': malformed branch", key);
+		out->level = (uint32_t)f[2].u.i;
+		n = (size_t)f[3].u.i;
+		f += 4;
+	}
+	if (level >= 0 && out->level != (uint32_t)level)
+		return dh_error_set(DH_ECORRUPT, "node '%s': at level %u, expected %d", key, out->level, level);
+	out->n = n;
+	out->items = dh_arena_alloc(a, (n ? n : 1) * sizeof(*out->items));
+	if (!out->items)
+		return DH_ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct titem *it = &out->items[i];
+
+		if (leaf) {
+			if ((rc = dec_datom(f, &it->k, key)))
+				return rc;
+			it->count = 1;
+			f += 5;
+		} else {
+			if (f[0].type != DH_BYTES || f[0].len != DH_HASH_LEN || f[1].type != DH_LONG || f[1].u.i < 1)
+				return dh_error_set(DH_ECORRUPT, "node '%s': malformed child entry", key);
+			memcpy(it->child, f[0].u.s, DH_HASH_LEN);
+			it->count = (uint64_t)f[1].u.i;
+			if ((rc = dec_datom(f + 2, &it->k, key)))
+				return rc;
+			f += 7;
+		}
+	}
+	return 0;
+}
+
+static int load_node(struct tnode *out, struct dh_arena *a, struct dh_buf *raw, const struct dh_tree_ctx *c,
+	const char *hex, int level)
+{
+	int rc = dh_node_get(c->st, hex, raw);
+
+	if (rc == DH_ENOTFOUND) {
+		char key[DH_NODE_KEY_LEN + 1];
+
+		dh_node_key(key, hex);
+		return dh_error_set(DH_ECORRUPT, "missing node '%s'", key);
+	}
+	if (rc)
+		return rc;
+	return dec_node(out, a, raw, hex, c->ix, level);
+}
+
+int dh_tree_children(const void *data, size_t len, dh_child_cb cb, void *payload)
+{
+	struct dh_arena *a = NULL;
+	struct dh_buf raw = { (char *)data, len, len };
+	struct tnode nd;
+	char hex[DH_HASH_HEX + 1];
+	size_t i;
+	int rc;
+
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	memset(hex, '0', DH_HASH_HEX);
+	hex[DH_HASH_HEX] = 0;
+	if ((rc = dec_node(&nd, a, &raw, hex, -1, -1)))
+		goto out;
+	for (i = 0; nd.level > 0 && i < nd.n; i++) {
+		dh_hex(hex, nd.items[i].child, DH_HASH_LEN);
+		if ((rc = cb(hex, payload)))
+			goto out;
+	}
+out:
+	dh_arena_free(a);
+	return rc;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+struct ap {
+	const struct dh_tree_ctx *c;
+	struct dh_node_batch *batch;
+	struct dh_arena *arena;    /* loaded nodes; freed when the apply ends */
+	struct dh_buf raw, enc;
+};
+
+static int write_node(struct ap *ap, uint32_t level, const struct titem *it, size_t n, struct titem *entry)
+{
+	char hex[DH_HASH_HEX + 1];
+	uint64_t count = 0;
+	size_t i;
+	int rc;
+
+	if ((rc = enc_node(&ap->enc, ap->c, level, it, n)))
+		return rc;
+	if ((rc = dh_node_batch_add(ap->batch, ap->enc.data, ap->enc.len, hex)))
+		return rc;
+	for (i = 0; i < n; i++)
+		count += it[i].count;
+	entry->k = it[0].k;
+	entry->count = count;
+	dh_unhex(entry->child, hex, DH_HASH_LEN);
+	return 0;
+}
+
+/*
+ * Cut `n` items at `level` into nodes of about NODE_TARGET bytes, write
+ * them, and append their entries (level + 1 items) to `out`.  The items of
+ * the last node are copied to `last` when it is not NULL.
+ */
+static int flush(struct ap *ap, uint32_t level, const struct titem *it, size_t n, struct ivec *out,
+	struct ivec *last)
+{
+	size_t total = 0, i, start = 0, acc = 0, k, j = 1;
+	struct titem entry;
+	int rc;
+
+	if (last)
+		last->n = 0;
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++)
+		total += item_est(&it[i], level == 0);
+	k = total <= 2 * NODE_TARGET ? 1 : (total + NODE_TARGET - 1) / NODE_TARGET;
+	for (i = 0; i < n; i++) {
+		acc += item_est(&it[i], level == 0);
+		if ((j < k && acc * k >= total * j) || i == n - 1) {
+			if ((rc = write_node(ap, level, it + start, i + 1 - start, &entry)) ||
+			    (rc = ivec_push(out, &entry)))
+				return rc;
+			if (i == n - 1 && last) {
+				size_t m;
+
+				for (m = start; m <= i; m++)
+					if ((rc = ivec_push(last, &it[m])))
+						return rc;
+			}
+			start = i + 1;
+			j++;
+		}
+	}
+	return 0;
+}
+
+static size_t ivec_est(const struct ivec *iv, int leaf)
+{
+	size_t t = 0, i;
+
+	for (i = 0; i < iv->n; i++)
+		t += item_est(&iv->v[i], leaf);
+	return t;
+}
+
+static int apply_node(struct ap *ap, const char *hex, uint32_t level, const struct dh_tree_edit *e, size_t n,
+	struct ivec *out);
+
+/* Append the merge of leaf items and edits to out. */
+static int merge_leaf(struct ap *ap, const struct tnode *nd, const struct dh_tree_edit *e, size_t n, struct ivec *out)
+{
+	size_t i = 0, j = 0;
+	struct titem t;
+	int r, rc;
+
+	memset(&t, 0, sizeof(t));
+	t.count = 1;
+	while (i < nd->n || j < n) {
+		if (j == n)
+			r = -1;
+		else if (i == nd->n)
+			r = 1;
+		else
+			r = dh_tree_cmp(ap->c, &nd->items[i].k, &e[j].d);
+		if (r < 0) {
+			rc = ivec_push(out, &nd->items[i++]);
+		} else {
+			if (r == 0)
+				i++;
+			if (e[j].op == DH_EDIT_PUT) {
+				t.k = e[j].d;
+				rc = ivec_push(out, &t);
+			} else {
+				rc = 0;
+			}
+			j++;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_items(struct ap *ap, const struct titem *entry, uint32_t level, struct ivec *to)
+{
+	char hex[DH_HASH_HEX + 1];
+	struct tnode nd;
+	size_t i;
+	int rc;
+
+	dh_hex(hex, entry->child, DH_HASH_LEN);
+	if ((rc = load_node(&nd, ap->arena, &ap->raw, ap->c, hex, (int)level)))
+		return rc;
+	for (i = 0; i < nd.n; i++)
+		if ((rc = ivec_push(to, &nd.items[i])))
+			return rc;
+	return 0;
+}
+
+static int apply_branch(struct ap *ap, const struct tnode *nd, const struct dh_tree_edit *e, size_t n,
+	struct ivec *out)
+{
+	struct ivec pend = { 0 }, tmp = { 0 }, last = { 0 };
+	size_t i, j = 0, k;
+	uint32_t cl = nd->level - 1;
+	int last_is_new = 0, rc = 0;
+
+	for (i = 0; i < nd->n; i++) {
+		size_t from = j;
+
+		if (i + 1 < nd->n)
+			while (j < n && dh_tree_cmp(ap->c, &e[j].d, &nd->items[i + 1].k) < 0)
+				j++;
+		else
+			j = n;
+		if (from == j) {
+			if (pend.n && ivec_est(&pend, cl == 0) < NODE_MIN) {
+				if ((rc = load_items(ap, &nd->items[i], cl, &pend)))
+					goto out;
+				continue;
+			}
+			if (pend.n) {
+				if ((rc = flush(ap, cl, pend.v, pend.n, out, &last)))
+					goto out;
+				pend.n = 0;
+			}
+			if ((rc = ivec_push(out, &nd->items[i])))
+				goto out;
+			last_is_new = 0;
+			continue;
+		}
+		{
+			char hex[DH_HASH_HEX + 1];
+
+			dh_hex(hex, nd->items[i].child, DH_HASH_LEN);
+			if ((rc = apply_node(ap, hex, cl, e + from, j - from, &pend)))
+				goto out;
+		}
+		if (ivec_est(&pend, cl == 0) >= NODE_MIN) {
+			if ((rc = flush(ap, cl, pend.v, pend.n, out, &last)))
+				goto out;
+			pend.n = 0;
+			last_is_new = 1;
+		}
+	}
+	if (pend.n && ivec_est(&pend, cl == 0) < NODE_MIN && out->n > 0) {
+		/* Too small to stand alone: merge with the node before it. */
+		struct titem prev = out->v[--out->n];
+
+		if (last_is_new) {
+			for (k = 0; k < last.n; k++)
+				if ((rc = ivec_push(&tmp, &last.v[k])))
+					goto out;
+		} else if ((rc = load_items(ap, &prev, cl, &tmp))) {
+			goto out;
+		}
+		for (k = 0; k < pend.n; k++)
+			if ((rc = ivec_push(&tmp, &pend.v[k])))
+				goto out;
+		rc = flush(ap, cl, tmp.v, tmp.n, out, NULL);
+	} else if (pend.n) {
+		rc = flush(ap, cl, pend.v, pend.n, out, NULL);
+	}
+out:
+	ivec_release(&last);
+	ivec_release(&pend);
+	ivec_release(&tmp);
+	return rc;
+}
+
+static int apply_node(struct ap *ap, const char *hex, uint32_t level, const struct dh_tree_edit *e, size_t n,
+	struct ivec *out)
+{
+	struct tnode nd;
+	int rc;
+
+	if ((rc = load_node(&nd, ap->arena, &ap->raw, ap->c, hex, (int)level)))
+		return rc;
+	if (level == 0)
+		return merge_leaf(ap, &nd, e, n, out);
+	return apply_branch(ap, &nd, e, n, out);
+}
+
+int dh_tree_apply(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch)
+{
+	struct ap ap = { .c = c, .batch = batch };
+	struct ivec items = { 0 }, up = { 0 };
+	uint32_t level;
+	size_t i;
+	int rc;
+
+	if (!n) {
+		*out = *root;
+		return 0;
+	}
+	if ((rc = dh_arena_new(&ap.arena)))
+		return rc;
+	if (!root->hex[0]) {
+		struct titem t;
+
+		memset(&t, 0, sizeof(t));
+		t.count = 1;
+		for (i = 0; i < n; i++) {
+			if (edits[i].op != DH_EDIT_PUT)
+				continue;
+			t.k = edits[i].d;
+			if ((rc = ivec_push(&items, &t)))
+				goto out;
+		}
+		level = 0;
+	} else {
+		level = root->level;
+		if ((rc = apply_node(&ap, root->hex, level, edits, n, &items)))
+			goto out;
+	}
+	/* items is the content of a node at `level`; build up until one node. */
+	for (;;) {
+		if (items.n == 0) {
+			memset(out, 0, sizeof(*out));
+			break;
+		}
+		if (level > 0 && items.n == 1) {
+			dh_hex(out->hex, items.v[0].child, DH_HASH_LEN);
+			out->level = level - 1;
+			out->count = items.v[0].count;
+			break;
+		}
+		up.n = 0;
+		if ((rc = flush(&ap, level, items.v, items.n, &up, NULL)))
+			goto out;
+		if (up.n == 1) {
+			dh_hex(out->hex, up.v[0].child, DH_HASH_LEN);
+			out->level = level;
+			out->count = up.v[0].count;
+			break;
+		}
+		{
+			struct ivec t = items;
+
+			items = up;
+			up = t;
+		}
+		if (++level > MAX_LEVELS) {
+			rc = dh_error_set(DH_ENOMEM, "tree too deep");
+			goto out;
+		}
+	}
+out:
+	ivec_release(&items);
+	ivec_release(&up);
+	dh_buf_release(&ap.raw);
+	dh_buf_release(&ap.enc);
+	dh_arena_free(ap.arena);
+	return rc;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+struct tlevel {
+	struct dh_arena *arena;
+	struct tnode nd;
+	char hex[DH_HASH_HEX + 1];
+	size_t pos;
+};
+
+struct dh_tree_iter {
+	struct dh_tree_ctx c;
+	struct dh_tree_root root;
+	struct dh_bound lo, hi;
+	int has_hi;
+	int done;
+	int depth;                 /* levels in use: lv[0] root ... lv[depth-1] leaf */
+	struct tlevel lv[MAX_LEVELS + 1];
+	struct dh_buf raw;
+	struct dh_arena *barena;   /* copies of bound values */
+};
+
+static int lv_load(struct dh_tree_iter *it, int d, const char *hex, int level)
+{
+	struct tlevel *l = &it->lv[d];
+	int rc;
+
+	if (l->hex[0] && !strcmp(l->hex, hex))
+		return 0;
+	if (!l->arena && (rc = dh_arena_new(&l->arena)))
+		return rc;
+	dh_arena_reset(l->arena);
+	l->hex[0] = 0;
+	if ((rc = load_node(&l->nd, l->arena, &it->raw, &it->c, hex, level)))
+		return rc;
+	memcpy(l->hex, hex, sizeof(l->hex));
+	return 0;
+}
+
+/* Position the cursor on the first datom >= b (prefix), from the root. */
+static int descend(struct dh_tree_iter *it, const struct dh_bound *b)
+{
+	char hex[DH_HASH_HEX + 1];
+	int d = 0, rc;
+	uint32_t level = it->root.level;
+
+	memcpy(hex, it->root.hex, sizeof(hex));
+	for (;;) {
+		struct tlevel *l;
+		size_t lo, hi;
+
+		if ((rc = lv_load(it, d, hex, (int)level)))
+			return rc;
+		l = &it->lv[d];
+		if (level == 0) {
+			lo = 0;
+			hi = l->nd.n;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+
+				if (dh_bound_cmp(&it->c, &l->nd.items[mid].k, b) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			l->pos = lo;
+			it->depth = d + 1;
+			return 0;
+		}
+		/* the last child whose first datom is < b, or the first */
+		lo = 0;
+		hi = l->nd.n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (dh_bound_cmp(&it->c, &l->nd.items[mid].k, b) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		l->pos = lo ? lo - 1 : 0;
+		dh_hex(hex, l->nd.items[l->pos].child, DH_HASH_LEN);
+		level--;
+		d++;
+	}
+}
+
+static int bound_copy(struct dh_bound *to, const struct dh_bound *from, struct dh_arena *a)
+{
+	*to = *from;
+	return from->n ? dh_val_copy(&to->v, a, &from->v) : 0;
+}
+
+int dh_tree_iter_new(struct dh_tree_iter **out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_bound *lo, const struct dh_bound *hi)
+{
+	struct dh_tree_iter *it = calloc(1, sizeof(*it));
+	int rc = 0;
+
+	*out = NULL;
+	if (!it)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	it->c = *c;
+	it->root = *root;
+	if ((rc = dh_arena_new(&it->barena)))
+		goto out;
+	if (lo && (rc = bound_copy(&it->lo, lo, it->barena)))
+		goto out;
+	if (hi) {
+		if ((rc = bound_copy(&it->hi, hi, it->barena)))
+			goto out;
+		it->has_hi = 1;
+	}
+	if (!root->hex[0])
+		it->done = 1;
+	else
+		rc = descend(it, &it->lo);
+out:
+	if (rc) {
+		dh_tree_iter_free(it);
+		return rc;
+	}
+	*out = it;
+	return 0;
+}
+
+int dh_tree_iter_next(struct dh_tree_iter *it, const struct dh_datom **out)
+{
+	struct tlevel *leaf;
+	int rc;
+
+	if (it->done)
+		return 0;
+	leaf = &it->lv[it->depth - 1];
+	while (leaf->pos >= leaf->nd.n) {
+		/* climb to the first ancestor with a next child, then go down its left edge */
+		int d = it->depth - 2;
+		char hex[DH_HASH_HEX + 1];
+
+		while (d >= 0 && it->lv[d].pos + 1 >= it->lv[d].nd.n)
+			d--;
+		if (d < 0) {
+			it->done = 1;
+			return 0;
+		}
+		it->lv[d].pos++;
+		for (; d < it->depth - 1; d++) {
+			dh_hex(hex, it->lv[d].nd.items[it->lv[d].pos].child, DH_HASH_LEN);
+			if ((rc = lv_load(it, d + 1, hex, (int)(it->depth - 2 - d))))
+				return rc;
+			it->lv[d + 1].pos = 0;
+		}
+	}
+	*out = &leaf->nd.items[leaf->pos].k;
+	if (it->has_hi && dh_bound_cmp(&it->c, *out, &it->hi) > 0) {
+		it->done = 1;
+		return 0;
+	}
+	leaf->pos++;
+	return 1;
+}
+
+int dh_tree_iter_seek(struct dh_tree_iter *it, const struct dh_bound *to)
+{
+	struct tlevel *leaf;
+
+	if (it->done)
+		return 0;
+	leaf = &it->lv[it->depth - 1];
+	if (leaf->pos < leaf->nd.n && dh_bound_cmp(&it->c, &leaf->nd.items[leaf->pos].k, to) >= 0)
+		return 0;
+	if (leaf->pos < leaf->nd.n && leaf->nd.n &&
+	    dh_bound_cmp(&it->c, &leaf->nd.items[leaf->nd.n - 1].k, to) >= 0) {
+		/* within this leaf */
+		while (dh_bound_cmp(&it->c, &leaf->nd.items[leaf->pos].k, to) < 0)
+			leaf->pos++;
+		return 0;
+	}
+	return descend(it, to);
+}
+
+void dh_tree_iter_free(struct dh_tree_iter *it)
+{
+	int i;
+
+	if (!it)
+		return;
+	for (i = 0; i <= MAX_LEVELS; i++)
+		dh_arena_free(it->lv[i].arena);
+	dh_buf_release(&it->raw);
+	dh_arena_free(it->barena);
+	free(it);
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+struct vctx {
+	const struct dh_tree_ctx *c;
+	dh_problem_cb cb;
+	void *payload;
+	int bad;
+	struct dh_buf raw;
+	struct dh_datom prev;
+	int have_prev;
+	struct dh_arena *prev_arena[2];
+	int flip;
+};
+
+static int problem(struct vctx *v, const char *hex, const char *what)
+{
+	char key[DH_NODE_KEY_LEN + 1], msg[DH_NODE_KEY_LEN + 200];
+
+	dh_node_key(key, hex);
+	snprintf(msg, sizeof(msg), "node '%s': %s", key, what);
+	v->bad = 1;
+	return v->cb ? v->cb(msg, v->payload) : 0;
+}
+
+static int verify_node(struct vctx *v, const char *hex, int level, const struct dh_datom *first, uint64_t count)
+{
+	struct dh_arena *a = NULL;
+	struct tnode nd;
+	uint64_t sum = 0;
+	size_t i;
+	int rc;
+
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	rc = load_node(&nd, a, &v->raw, v->c, hex, level);
+	if (rc == DH_ECORRUPT) {
+		rc = problem(v, hex, dh_errmsg());
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (nd.n == 0) {
+		rc = problem(v, hex, "empty node");
+		goto out;
+	}
+	if (first && dh_tree_cmp(v->c, first, &nd.items[0].k) != 0 &&
+	    (rc = problem(v, hex, "first datom differs from its parent's separator")))
+		goto out;
+	for (i = 0; i < nd.n; i++) {
+		if (level == 0) {
+			if (v->have_prev && dh_tree_cmp(v->c, &v->prev, &nd.items[i].k) >= 0 &&
+			    (rc = problem(v, hex, "datoms out of order")))
+				goto out;
+			/* keep a copy of the previous datom across leaves */
+			v->flip ^= 1;
+			dh_arena_reset(v->prev_arena[v->flip]);
+			v->prev = nd.items[i].k;
+			if ((rc = dh_val_copy(&v->prev.v, v->prev_arena[v->flip], &nd.items[i].k.v)))
+				goto out;
+			v->have_prev = 1;
+			sum++;
+		} else {
+			char ch[DH_HASH_HEX + 1];
+
+			if (i && dh_tree_cmp(v->c, &nd.items[i - 1].k, &nd.items[i].k) >= 0 &&
+			    (rc = problem(v, hex, "separators out of order")))
+				goto out;
+			dh_hex(ch, nd.items[i].child, DH_HASH_LEN);
+			if ((rc = verify_node(v, ch, level - 1, &nd.items[i].k, nd.items[i].count)))
+				goto out;
+			sum += nd.items[i].count;
+		}
+	}
+	if (sum != count && (rc = problem(v, hex, "datom count differs from its parent's")))
+		goto out;
+out:
+	dh_arena_free(a);
+	return rc;
+}
+
+int dh_tree_verify(const struct dh_tree_ctx *c, const struct dh_tree_root *root, dh_problem_cb cb, void *payload)
+{
+	struct vctx v = { .c = c, .cb = cb, .payload = payload };
+	int rc;
+
+	if (!root->hex[0])
+		return 0;
+	if ((rc = dh_arena_new(&v.prev_arena[0])) || (rc = dh_arena_new(&v.prev_arena[1])))
+		goto out;
+	rc = verify_node(&v, root->hex, (int)root->level, NULL, root->count);
+out:
+	dh_arena_free(v.prev_arena[0]);
+	dh_arena_free(v.prev_arena[1]);
+	dh_buf_release(&v.raw);
+	if (!rc && v.bad)
+		rc = dh_error_set(DH_ECORRUPT, "tree problems found");
+	return rc;
+}

@@ -1,0 +1,302 @@
+/*
+ * test-db.c - the database API beneath the tools: racing writers, `with`,
+ * the node graph sync/gc/verify walk, commit facts, and the bulk loader fed
+ * with a real Datahike export.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dh-db.h"
+#include "tap.h"
+
+static struct dh_arena *A;
+
+static struct dh_val edn(const char *text)
+{
+	struct dh_val v;
+
+	if (dh_edn_parse(&v, A, text, strlen(text), "test"))
+		fprintf(stderr, "bad edn in test: %s\n", dh_errmsg());
+	return v;
+}
+
+static int count(struct dh_db *db, enum dh_index ix, const struct dh_bound *b)
+{
+	struct dh_iter *it;
+	const struct dh_datom *d;
+	int n = 0;
+
+	if (dh_iter_new(&it, db, ix, b, b))
+		return -1;
+	while (dh_iter_next(it, &d) > 0)
+		n++;
+	dh_iter_free(it);
+	return n;
+}
+
+static const char *SCHEMA =
+	"[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}"
+	" {:db/ident :n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]";
+
+static void racing_writers(void)
+{
+	struct dh_store *st;
+	struct dh_conn *a, *b;
+	struct dh_db_config cfg = { 0 };
+	struct dh_val schema = edn(SCHEMA), tx1 = edn("[{:name \"a\"}]"), tx2 = edn("[{:name \"b\"}]");
+	struct dh_tx_report *r = NULL;
+	char head[DH_HASH_HEX + 1];
+	int rc;
+
+	cfg.initial_tx = &schema;
+	dh_store_open(&st, "mem://race", DH_STORE_CREATE);
+	ok(!dh_db_create(st, &cfg), "create with an initial schema");
+	ok(dh_db_create(st, &cfg) == DH_EEXISTS, "creating again is DH_EEXISTS");
+	dh_conn_open(&a, st, NULL);
+	dh_conn_open(&b, st, NULL);
+	ok(!dh_transact(&r, a, &tx1, 0), "writer a commits");
+	ok(r && r->tx == DH_TX0 + 2, "its tx id is 536870914");
+	dh_tx_report_free(r);
+	dh_head_get(st, "db", head);
+	rc = dh_transact(NULL, b, &tx2, 0);
+	ok(rc == DH_ECONFLICT, "writer b, built on the old head, gets DH_ECONFLICT");
+	ok(strstr(dh_errmsg(), "moved") != NULL, "with a message saying the branch moved");
+	{
+		char now[DH_HASH_HEX + 1];
+
+		dh_head_get(st, "db", now);
+		ok(!strcmp(now, head), "and the head did not move");
+	}
+	ok(!dh_transact(&r, b, &tx2, DH_TX_RETRY), "with DH_TX_RETRY it rebuilds on the new head");
+	ok(r && r->tx == DH_TX0 + 3, "and gets the next tx id");
+	dh_tx_report_free(r);
+	ok(count(dh_conn_db(b), DH_AVET, &(struct dh_bound){ .n = 1, .a = dh_db_attr_by_ident(dh_conn_db(b), "name", 4)->aid }) == 2,
+		"both entities are there");
+
+	/* with: process without writing */
+	{
+		struct dh_val tx3 = edn("[{:name \"c\"}]");
+		char before[DH_HASH_HEX + 1], after[DH_HASH_HEX + 1];
+
+		dh_head_get(st, "db", before);
+		ok(!dh_transact(&r, b, &tx3, DH_TX_NOWRITE) && r->ndatoms == 2, "DH_TX_NOWRITE reports the datoms");
+		dh_tx_report_free(r);
+		dh_head_get(st, "db", after);
+		ok(!strcmp(before, after), "and writes nothing");
+	}
+	dh_conn_close(a);
+	dh_conn_close(b);
+	dh_store_close(st);
+}
+
+struct walk {
+	struct dh_store *st;
+	char (*seen)[DH_HASH_HEX + 1];
+	size_t n, cap;
+	int missing, commits, leaves, branches, logs, schemas, other;
+};
+
+static int visit(const char *hex, void *p)
+{
+	struct walk *w = p;
+	struct dh_buf b = DH_BUF_INIT;
+	const char *k;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < w->n; i++)
+		if (!strcmp(w->seen[i], hex))
+			return 0;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 256;
+		w->seen = realloc(w->seen, w->cap * sizeof(*w->seen));
+	}
+	memcpy(w->seen[w->n++], hex, DH_HASH_HEX + 1);
+	if (dh_node_get(w->st, hex, &b)) {
+		w->missing++;
+		return 0;
+	}
+	k = dh_node_kind(b.data, b.len);
+	if (!k)
+		w->other++;
+	else if (!strcmp(k, "commit"))
+		w->commits++;
+	else if (!strcmp(k, "leaf"))
+		w->leaves++;
+	else if (!strcmp(k, "branch"))
+		w->branches++;
+	else if (!strcmp(k, "log"))
+		w->logs++;
+	else if (!strcmp(k, "schema"))
+		w->schemas++;
+	rc = dh_node_children(b.data, b.len, visit, w);
+	dh_buf_release(&b);
+	return rc;
+}
+
+static int count_key(const char *key, void *p)
+{
+	(void)key;
+	++*(int *)p;
+	return 0;
+}
+
+static void node_graph(void)
+{
+	struct dh_store *st;
+	struct dh_conn *c;
+	struct dh_db_config cfg = { 0 };
+	struct dh_val schema = edn(SCHEMA);
+	struct walk w = { 0 };
+	struct dh_commit_info ci;
+	char head[DH_HASH_HEX + 1], buf[200];
+	int i, stored = 0;
+
+	cfg.initial_tx = &schema;
+	dh_store_open(&st, "mem://graph", DH_STORE_CREATE);
+	dh_db_create(st, &cfg);
+	dh_conn_open(&c, st, NULL);
+	for (i = 0; i < 50; i++) {
+		struct dh_val tx;
+
+		snprintf(buf, sizeof(buf), "[{:name \"p%d\" :n %d} {:name \"q\" :n %d}]", i, i, i);
+		tx = edn(buf);
+		dh_transact(NULL, c, &tx, 0);
+	}
+	dh_head_get(st, "db", head);
+	w.st = st;
+	ok(!visit(head, &w), "walk every node reachable from the head");
+	dh_store_list(st, "nodes/", count_key, &stored);
+	ok(w.missing == 0, "no reachable node is missing");
+	ok((int)w.n == stored, "every stored node is reachable (%zu reachable, %d stored)", w.n, stored);
+	ok(w.commits == 52 && w.leaves > 0 && w.logs > 0 && w.schemas >= 1 && w.other == 0,
+		"the walk sees commits (%d), leaves (%d), branches (%d), logs (%d), schemas (%d)", w.commits, w.leaves,
+		w.branches, w.logs, w.schemas);
+	ok(!dh_commit_info(&ci, st, head) && ci.nparents == 1 && ci.max_tx == DH_TX0 + 51,
+		"commit info: one parent, max tx 536870963");
+	ok(dh_node_children("garbage", 7, visit, &w) == DH_ECORRUPT, "bytes that are no node are DH_ECORRUPT");
+	{
+		struct dh_db *db;
+
+		dh_db_open(&db, st, NULL);
+		ok(!dh_db_verify(db, NULL, NULL), "the trees verify");
+		dh_db_close(db);
+	}
+	free(w.seen);
+	dh_conn_close(c);
+	dh_store_close(st);
+}
+
+/* A minimal reader for the fixture: a CBOR sequence of [e a v tx added]. */
+static void loader(void)
+{
+	const char *paths[] = { "../shared/fixtures/datahike/legacy-dump-0.7.cbor",
+		"/work/shared/fixtures/datahike/legacy-dump-0.7.cbor", NULL };
+	const char *top = getenv("DH_TOP");
+	char path[4096];
+	FILE *f = NULL;
+	unsigned char *data = NULL;
+	size_t len = 0, off = 0, used;
+	struct dh_store *st;
+	struct dh_conn *c;
+	struct dh_loader *l;
+	struct dh_tx_report *r = NULL;
+	struct dh_db *db, *h;
+	int i, rc = 0, records = 0;
+
+	if (top) {
+		snprintf(path, sizeof(path), "%s/../shared/fixtures/datahike/legacy-dump-0.7.cbor", top);
+		f = fopen(path, "rb");
+	}
+	for (i = 0; !f && paths[i]; i++)
+		f = fopen(paths[i], "rb");
+	if (!f) {
+		ok(1, "# SKIP the Datahike fixture is not here");
+		return;
+	}
+	data = malloc(1 << 20);
+	len = fread(data, 1, 1 << 20, f);
+	fclose(f);
+	dh_store_open(&st, "mem://load", DH_STORE_CREATE);
+	dh_db_create(st, NULL);
+	dh_conn_open(&c, st, NULL);
+	dh_loader_new(&l, c);
+	while (off < len && !rc) {
+		struct dh_val rec;
+
+		if ((rc = dh_cbor_decode(&rec, A, data + off, len - off, &used)))
+			break;
+		off += used;
+		if (rec.type != DH_VECTOR || rec.len != 5) {
+			rc = -1;
+			break;
+		}
+		rc = dh_loader_add(l, rec.u.items[0].u.i, &rec.u.items[1], &rec.u.items[2], rec.u.items[3].u.i,
+			rec.u.items[4].u.b);
+		records++;
+	}
+	ok(!rc && records == 44, "the 44 records of a Datahike export load (%s)", rc ? dh_errmsg() : "ok");
+	rc = dh_loader_finish(l, &r);
+	ok(!rc, "and commit (%s)", rc ? dh_errmsg() : "ok");
+	dh_loader_free(l);
+	dh_tx_report_free(r);
+	db = dh_conn_db(c);
+	ok(dh_db_max_tx(db) == DH_TX0 + 4 && dh_db_max_eid(db) == 9, "ids are kept: max tx 536870916, max eid 9");
+	{
+		const struct dh_attr *tags = dh_db_attr_by_ident(db, "tags", 4), *age = dh_db_attr_by_ident(db, "age", 3);
+		struct dh_bound b = { .n = 2, .e = 8 };
+		struct dh_datom d;
+		struct dh_iter *it;
+		const struct dh_datom *dp;
+
+		ok(tags && tags->card == DH_CARD_MANY && tags->type == DH_VT_KEYWORD, "the schema is rebuilt from its datoms");
+		b.a = tags->aid;
+		ok(count(db, DH_EAVT, &b) == 1, "a retracted value is gone from the current view");
+		b.e = 9;
+		b.a = age->aid;
+		dh_iter_new(&it, db, DH_EAVT, &b, &b);
+		ok(dh_iter_next(it, &dp) == 1 && dp->v.u.i == 31 && dp->tx == DH_TX0 + 4, "Bob is 31 since tx 536870916");
+		dh_iter_free(it);
+		dh_db_history(&h, db);
+		ok(count(h, DH_EAVT, &b) == 3, "history has his age 30, its retraction and 31");
+		dh_db_close(h);
+		(void)d;
+	}
+	ok(!dh_db_verify(db, NULL, NULL), "the loaded trees verify");
+	{
+		struct dh_val tx = edn("[{:name \"Carol\" :age 5}]");
+
+		ok(!dh_transact(&r, c, &tx, 0) && r->tx == DH_TX0 + 5 && r->tempids[0].eid == DH_TX0 + 5,
+			"the next transaction continues the numbering");
+		dh_tx_report_free(r);
+		ok(count(dh_conn_db(c), DH_EAVT, &(struct dh_bound){ .n = 1, .e = 10 }) == 2, "a new entity gets id 10");
+	}
+	{
+		struct dh_iter *it;
+		const struct dh_datom *d;
+		int n = 0, first_ok = 0;
+
+		dh_log_iter_new(&it, dh_conn_db(c), 0, 0);
+		while (dh_iter_next(it, &d) > 0) {
+			if (n == 0)
+				first_ok = d->e == DH_TX0 + 1;
+			n++;
+		}
+		dh_iter_free(it);
+		ok(n == 44 + 3 && first_ok, "the log yields every datom, the first transaction entity first (%d)", n);
+	}
+	dh_conn_close(c);
+	dh_store_close(st);
+	free(data);
+}
+
+int main(void)
+{
+	dh_arena_new(&A);
+	racing_writers();
+	node_graph();
+	loader();
+	dh_arena_free(A);
+	return done_testing();
+}
