@@ -1,7 +1,7 @@
 #!/bin/sh
 # dynamodb:// against the local DynamoDB (scripts/server-dynamodb.sh): the
-# store conformance suite (300 race rounds a racer, 5 killed writers) on a
-# fresh table.  Needs DH_TEST_DYNAMODB_*; fails when they are unset.
+# store conformance suite on a fresh table.  Needs DH_TEST_DYNAMODB_*;
+# fails when they are unset.
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success 'the DynamoDB test server is configured' '
@@ -13,7 +13,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 uri="dynamodb://conformance-$$-$(date +%s)?endpoint=${DH_TEST_DYNAMODB_ENDPOINT:-}&region=${DH_TEST_DYNAMODB_REGION:-us-east-1}"
 
 test_expect_success 'store conformance suite on dynamodb://' '
-	DH_TEST_RACE_ROUNDS=300 DH_TEST_KILL_ROUNDS=5 test-store "$uri" >out 2>&1 ||
+	test-store "$uri" >out 2>&1 ||
 	{ grep -A3 "^not ok" out; tail -n 5 out; false; } &&
 	grep -c "^ok" out >n && test "$(cat n)" -ge 100
 '
