@@ -1,5 +1,5 @@
 #!/bin/sh
-# server-dynamodb.sh start|stop - a local DynamoDB for the tests: dynalite
+# server-dynamodb.sh start|stop|status - a local DynamoDB for the tests: dynalite
 # (npm) on LevelDB in a temporary directory.  It wants a SigV4
 # Authorization header but does not check it; conditional writes work.
 # Tables become ACTIVE 50 ms after CreateTable.
@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
 start) ;;
 stop) emu_stop dynamodb; exit 0 ;;
-*) echo "usage: server-dynamodb.sh start|stop" >&2; exit 2 ;;
+status) emu_running dynamodb; exit ;;
+*) echo "usage: server-dynamodb.sh start|stop|status" >&2; exit 2 ;;
 esac
 
 emu_start_begin dynamodb

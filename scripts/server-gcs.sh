@@ -1,5 +1,5 @@
 #!/bin/sh
-# server-gcs.sh start|stop - a local Google Cloud Storage (JSON API) for the
+# server-gcs.sh start|stop|status - a local Google Cloud Storage (JSON API) for the
 # tests: firebase-tools' storage emulator (npm, run without Java by
 # emulators/gcs-emulator.js) behind emulators/cond-proxy.js, which passes on
 # only complete uploads, serializes the requests on each object and
@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
 start) ;;
 stop) emu_stop gcs; exit 0 ;;
-*) echo "usage: server-gcs.sh start|stop" >&2; exit 2 ;;
+status) emu_running gcs; exit ;;
+*) echo "usage: server-gcs.sh start|stop|status" >&2; exit 2 ;;
 esac
 
 emu_start_begin gcs

@@ -1,5 +1,5 @@
 #!/bin/sh
-# server-s3.sh start|stop - a local S3 for the tests: s3rver (npm, run by
+# server-s3.sh start|stop|status - a local S3 for the tests: s3rver (npm, run by
 # emulators/s3rver-server.js, which makes its object writes atomic) behind
 # emulators/cond-proxy.js, which passes on only complete uploads, serializes
 # the requests on each object and enforces the conditional writes s3rver
@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
 start) ;;
 stop) emu_stop s3; exit 0 ;;
-*) echo "usage: server-s3.sh start|stop" >&2; exit 2 ;;
+status) emu_running s3; exit ;;
+*) echo "usage: server-s3.sh start|stop|status" >&2; exit 2 ;;
 esac
 
 emu_start_begin s3

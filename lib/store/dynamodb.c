@@ -20,7 +20,8 @@
  * Nodes are immutable, so re-putting an existing large node writes nothing.
  *
  * put_many() sends BatchWriteItem requests of 25 items, many at once, and
- * resends what DynamoDB leaves unprocessed.  Reads are strongly consistent.
+ * resends what DynamoDB leaves unprocessed; get_many() reads 100 keys a
+ * BatchGetItem.  Reads are strongly consistent.
  * Heads change with conditional PutItem/DeleteItem: attribute_not_exists(k)
  * to create, `v = :old` to replace or delete; ConditionalCheckFailed is a
  * lost race.  list() is a Scan with begins_with(k, prefix): it reads the
@@ -473,6 +474,70 @@ static int ddb_get(struct dh_store *st, const char *key, struct dh_buf *out)
 	return dh_error_set(DH_ECORRUPT, "'%s' in '%s': chunks of a large value are missing", key, s->name);
 }
 
+/*
+ * get_many: BatchGetItem of up to 100 distinct keys a request, resending
+ * what DynamoDB leaves unprocessed; a key found to be a manifest is read
+ * whole with ddb_get().
+ */
+static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct ddb_store *s = (struct ddb_store *)st;
+	struct dh_buf val = DH_BUF_INIT;
+	size_t base, i, j;
+	int rc = 0;
+
+	for (base = 0; base < n && !rc; base += 100) {
+		size_t m = n - base < 100 ? n - base : 100;
+		json_t *ks = json_array(), *req;
+
+		for (i = 0; i < m; i++) {
+			for (j = 0; j < i && strcmp(keys[base + j], keys[base + i]); j++)
+				;
+			if (j == i)
+				json_array_append_new(ks, key_attr(keys[base + i]));
+		}
+		req = json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->table, "Keys", ks, "ConsistentRead", 1);
+		for (int round = 0; req && !rc; round++) {
+			struct ddb_req q;
+			json_t *ans = NULL, *it, *un;
+			size_t k;
+
+			if (round) {
+				struct timespec ts = { 0, (long)(50000000L << (round < 6 ? round : 6)) };
+
+				nanosleep(&ts, NULL);
+			}
+			if ((rc = req_init(&q, s, "BatchGetItem", req)))
+				break;
+			req = NULL;
+			rc = run1(s, &q, "read", keys[base], &ans);
+			req_release(&q);
+			json_array_foreach(json_object_get(json_object_get(ans, "Responses"), s->table), k, it) {
+				const char *key = json_string_value(json_object_get(json_object_get(it, "k"), "S"));
+
+				if (rc || !key)
+					break;
+				if (json_object_get(it, "g"))
+					rc = ddb_get(st, key, &val);
+				else if (json_object_get(it, "v"))
+					rc = b64_decode(json_object_get(it, "v"), &val, key);
+				else
+					dh_buf_reset(&val);
+				for (i = 0; i < m && !rc; i++)
+					if (!strcmp(keys[base + i], key))
+						rc = cb(base + i, val.data ? val.data : "", val.len, payload);
+			}
+			un = json_object_get(json_object_get(ans, "UnprocessedKeys"), s->table);
+			if (!rc && un && json_array_size(json_object_get(un, "Keys")))
+				req = json_pack("{s:{s:O}}", "RequestItems", s->table, un);
+			json_decref(ans);
+		}
+		json_decref(req);
+	}
+	dh_buf_release(&val);
+	return rc;
+}
+
 static int ddb_has(struct dh_store *st, const char *key)
 {
 	struct ddb_store *s = (struct ddb_store *)st;
@@ -903,4 +968,5 @@ const struct dh_store_ops dh_store_dynamodb_ops = {
 	.cas = ddb_cas,
 	.del = ddb_del,
 	.put_many = ddb_put_many,
+	.get_many = ddb_get_many,
 };

@@ -145,7 +145,7 @@ static int gs_fail(struct gs_store *s, struct gs_req *q, const char *what, const
 	json_decref(j);
 	if (st == 412)
 		return dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
-	if (st == 404 && strstr(m, "bucket"))
+	if (st == 404 && strstr(m, "bucket does not exist"))
 		return dh_error_set(DH_ENOTFOUND, "bucket '%s' does not exist (store '%s')", s->bucket, s->name);
 	if (st == 404)
 		return dh_error_set(DH_ENOTFOUND, "'%s' not found in '%s'", key, s->name);
@@ -274,6 +274,49 @@ out:
 	return rc;
 }
 
+static int gs_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct gs_store *s = (struct gs_store *)st;
+	struct gs_req *qs = NULL;
+	struct dh_http_req **rs = NULL;
+	char p[300];
+	size_t i, base, m;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	m = n < PUT_ROUND ? n : PUT_ROUND;
+	qs = calloc(m, sizeof(*qs));
+	rs = calloc(m, sizeof(*rs));
+	if (!qs || !rs) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	opath(s, p, sizeof(p));
+	for (base = 0; base < n && !rc; base += m) {
+		size_t k = n - base < m ? n - base : m, made = 0;
+
+		for (i = 0; i < k && !rc; i++, made++) {
+			rc = req_init(&qs[i], s, "GET", p, keys[base + i], 1, "alt=media", NULL, 0);
+			rs[i] = &qs[i].r;
+		}
+		if (!rc)
+			rc = dh_http_run(s->http, rs, k);
+		for (i = 0; i < made; i++) {
+			if (!rc && ok_status(qs[i].r.status))
+				rc = cb(base + i, qs[i].r.resp.data ? qs[i].r.resp.data : "", qs[i].r.resp.len, payload);
+			else if (!rc && (qs[i].r.status != 404 ||
+					 strstr(qs[i].r.resp.data ? qs[i].r.resp.data : "", "bucket does not exist")))
+				rc = gs_fail(s, &qs[i], "read", keys[base + i]);
+			req_release(&qs[i]);
+		}
+	}
+out:
+	free(qs);
+	free(rs);
+	return rc;
+}
+
 static int gs_has(struct dh_store *st, const char *key)
 {
 	struct gs_store *s = (struct gs_store *)st;
@@ -393,7 +436,7 @@ static int gs_cas(struct dh_store *st, const char *key, const char *old, const c
 		return upload(s, key, new, strlen(new), "0");
 	}
 	rc = get_media(s, key, &cur, gen, sizeof(gen));
-	if (rc == DH_ENOTFOUND && !strstr(dh_errmsg(), "bucket"))
+	if (rc == DH_ENOTFOUND && !strstr(dh_errmsg(), "does not exist"))
 		rc = dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
 	else if (!rc && !trimmed_equal(&cur, old))
 		rc = dh_error_set(DH_ECONFLICT, "'%s' changed: compare-and-swap lost", key);
@@ -558,4 +601,5 @@ const struct dh_store_ops dh_store_gs_ops = {
 	.cas = gs_cas,
 	.del = gs_del,
 	.put_many = gs_put_many,
+	.get_many = gs_get_many,
 };

@@ -39,6 +39,13 @@ struct dh_http {
 	const char *cainfo;
 };
 
+static unsigned long nrequests;
+
+unsigned long dh_http_requests(void)
+{
+	return __atomic_load_n(&nrequests, __ATOMIC_RELAXED);
+}
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_rc;
 
@@ -215,6 +222,7 @@ static int start(struct dh_http *h, struct dh_http_req *r)
 		return 1;
 	}
 	r->state = ST_RUNNING;
+	__atomic_add_fetch(&nrequests, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -81,6 +81,12 @@ void dh_http_free(struct dh_http *h);
  */
 int dh_http_run(struct dh_http *h, struct dh_http_req **reqs, size_t n);
 
+/*
+ * dh_http_requests() - HTTP requests sent by this process so far (every
+ * attempt counts), for benchmarks.
+ */
+unsigned long dh_http_requests(void);
+
 /* Run one request: dh_http_run() of one. */
 int dh_http_run1(struct dh_http *h, struct dh_http_req *r);
 

@@ -27,7 +27,8 @@
  * keys: list() skips them, so the `.lock` and temporary files of a file
  * store uploaded with `aws s3 sync` do not show.
  *
- * A PUT is durable when S3 answers 200, so flush() has nothing to do.
+ * put_many() and get_many() keep up to DH_HTTP_MAX_INFLIGHT requests in
+ * flight.  A PUT is durable when S3 answers 200, so flush() has nothing to do.
  * Server error bodies are reduced to their <Code> and <Message>: a
  * SignatureDoesNotMatch answer echoes the signature, which must not reach
  * a message.
@@ -340,6 +341,46 @@ static int s3_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 		for (i = 0; i < made; i++) {
 			if (!rc && !ok_status(qs[i].r.status))
 				rc = s3_fail(s, &qs[i], "write", kvs[base + i].key);
+			req_release(&qs[i]);
+		}
+	}
+out:
+	free(qs);
+	free(rs);
+	return rc;
+}
+
+static int s3_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct s3_store *s = (struct s3_store *)st;
+	struct s3_req *qs = NULL;
+	struct dh_http_req **rs = NULL;
+	size_t i, base, m;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	m = n < PUT_ROUND ? n : PUT_ROUND;
+	qs = calloc(m, sizeof(*qs));
+	rs = calloc(m, sizeof(*rs));
+	if (!qs || !rs) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (base = 0; base < n && !rc; base += m) {
+		size_t k = n - base < m ? n - base : m, made = 0;
+
+		for (i = 0; i < k && !rc; i++, made++) {
+			rc = req_init(&qs[i], s, "GET", keys[base + i], NULL, NULL, 0);
+			rs[i] = &qs[i].r;
+		}
+		if (!rc)
+			rc = dh_http_run(s->http, rs, k);
+		for (i = 0; i < made; i++) {
+			if (!rc && ok_status(qs[i].r.status))
+				rc = cb(base + i, qs[i].r.resp.data ? qs[i].r.resp.data : "", qs[i].r.resp.len, payload);
+			else if (!rc && (qs[i].r.status != 404 || strstr(qs[i].r.resp.data ? qs[i].r.resp.data : "", "NoSuchBucket")))
+				rc = s3_fail(s, &qs[i], "read", keys[base + i]);
 			req_release(&qs[i]);
 		}
 	}
@@ -696,4 +737,5 @@ const struct dh_store_ops dh_store_s3_ops = {
 	.cas = s3_cas,
 	.del = s3_del,
 	.put_many = s3_put_many,
+	.get_many = s3_get_many,
 };

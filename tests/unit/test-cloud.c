@@ -355,6 +355,24 @@ static int start_server(void)
 	return 0;
 }
 
+struct got {
+	int calls;
+	unsigned seen;   /* bit i: index i called back */
+	char data[8][16];
+};
+
+static int got_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	struct got *g = payload;
+
+	g->calls++;
+	if (i < 8) {
+		g->seen |= 1u << i;
+		snprintf(g->data[i], sizeof(g->data[i]), "%.*s", (int)len, (const char *)data);
+	}
+	return 0;
+}
+
 static int noop_cb(const char *key, void *payload)
 {
 	(void)key;
@@ -485,6 +503,19 @@ static void s3_requests(void)
 	is_int(dh_store_get(st, "nodes/ab/cd", &b), DH_ENOTFOUND, "s3: 404 NoSuchKey is not-found");
 
 	reset();
+	script(200, "", "same");
+	script(200, "", "same");
+	script(200, "", "same");
+	{
+		struct got g = { 0 };
+		const char *keys[] = { "nodes/aa/1", "nodes/bb/2", "format" };
+
+		is_int(dh_store_get_many(st, keys, 3, got_cb, &g), 0, "s3: get_many");
+		ok(srv.nreq == 3 && g.calls == 3 && g.seen == 7, "s3: ... one GET a key, a callback each (%d, %d)", srv.nreq,
+		   g.calls);
+	}
+
+	reset();
 	script(200, "", "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>db/heads/a</Key></Contents>"
 			"<NextContinuationToken>tok/+=1</NextContinuationToken></ListBucketResult>");
 	script(200, "", "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>db/heads/b&amp;c</Key>"
@@ -606,6 +637,23 @@ static void ddb_requests(void)
 	ok(rc == 0 && b.len == 5 && !memcmp(b.data, "dh 1\n", 5), "dynamodb: throttling answers are retried");
 	is_int(srv.nreq, 3, "dynamodb: ... twice");
 	ok(body_has(2, "\"ConsistentRead\":true"), "dynamodb: reads are strongly consistent");
+
+	reset();
+	script(200, NULL, "{\"Responses\":{\"dh-table\":[{\"k\":{\"S\":\"nodes/bb/2\"},\"v\":{\"B\":\"Yg==\"}},"
+			  "{\"k\":{\"S\":\"nodes/aa/1\"},\"v\":{\"B\":\"YQ==\"}}]},\"UnprocessedKeys\":{}}");
+	{
+		struct got g = { 0 };
+		const char *keys[] = { "nodes/aa/1", "nodes/bb/2", "nodes/aa/1", "nodes/cc/3" };
+
+		is_int(dh_store_get_many(st, keys, 4, got_cb, &g), 0, "dynamodb: get_many");
+		ok(srv.nreq == 1 && header(&srv.reqs[0], "X-Amz-Target", v, sizeof(v)) &&
+		   !strcmp(v, "DynamoDB_20120810.BatchGetItem"), "dynamodb: ... is one BatchGetItem");
+		ok(body_has(0, "nodes/cc/3") && strstr(srv.reqs[0].body.data, "nodes/aa/1") ==
+		   strstr(srv.reqs[0].body.data, "nodes/aa/1") && !strstr(strstr(srv.reqs[0].body.data, "nodes/aa/1") + 1, "nodes/aa/1"),
+		   "dynamodb: ... asking for each distinct key once: %s", srv.reqs[0].body.data);
+		ok(g.calls == 3 && g.seen == 7 && !strcmp(g.data[0], "a") && !strcmp(g.data[1], "b") && !strcmp(g.data[2], "a"),
+		   "dynamodb: ... callbacks for every index of a key found, none for the missing one (%d calls)", g.calls);
+	}
 
 	reset();
 	script(400, NULL, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException\"}");
@@ -771,6 +819,16 @@ static void gs_requests(void)
 	ok(srv.nreq == 2 && !strcmp(srv.reqs[0].target, "/storage/v1/b/dh-gbucket/o/db%2Fheads%2Fmain?alt=media") &&
 	   strstr(srv.reqs[1].target, "ifGenerationMatch=1700000000123&name=db%2Fheads%2Fmain"),
 	   "gs: ... reads with alt=media, writes with ifGenerationMatch=<generation read> (%s)", srv.reqs[1].target);
+
+	reset();
+	script(404, NULL, "{\"error\":{\"code\":404,\"message\":\"No such object: dh-gbucket/db/heads/main\","
+			  "\"errors\":[{\"reason\":\"notFound\"}]}}");
+	is_int(dh_store_cas(st, "heads/main", "v1", "v2"), DH_ECONFLICT, "gs: replacing an absent head is a conflict");
+
+	reset();
+	script(404, NULL, "{\"error\":{\"code\":404,\"message\":\"The specified bucket does not exist.\"}}");
+	is_int(dh_store_get(st, "format", &b), DH_ENOTFOUND, "gs: a missing bucket is not-found");
+	ok(strstr(dh_errmsg(), "bucket 'dh-gbucket' does not exist") != NULL, "gs: ... naming the bucket: %s", dh_errmsg());
 
 	reset();
 	script(200, "x-goog-generation: 77\r\n", "v2");

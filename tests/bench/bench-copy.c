@@ -1,0 +1,123 @@
+/*
+ * bench-copy.c - figures for scripts/bench-cloud (not a test).
+ *
+ *   bench-copy copy SRC DST [BATCH]    copy every key of SRC to DST with
+ *                                      dh_store_put_many() in batches
+ *   bench-copy gets URI N              read N nodes of URI one by one
+ *
+ * Values are read from SRC before the clock starts, so `copy` times only
+ * the writes.  Both print one line of figures, including the HTTP requests
+ * made (every attempt counts).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dh.h"
+#include "store/http.h"
+
+struct keys {
+	char **k;
+	size_t n, cap;
+};
+
+static int add_key(const char *key, void *payload)
+{
+	struct keys *ks = payload;
+
+	if (ks->n == ks->cap) {
+		ks->cap = ks->cap ? ks->cap * 2 : 1024;
+		ks->k = realloc(ks->k, ks->cap * sizeof(*ks->k));
+	}
+	ks->k[ks->n++] = strdup(key);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct dh_store *open_or_die(const char *uri, unsigned flags)
+{
+	struct dh_store *st;
+
+	if (dh_store_open(&st, uri, flags)) {
+		fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+		exit(1);
+	}
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	struct keys ks = { 0 };
+
+	if (argc >= 4 && !strcmp(argv[1], "copy")) {
+		struct dh_store *src = open_or_die(argv[2], DH_STORE_RDONLY), *dst = open_or_die(argv[3], DH_STORE_CREATE);
+		size_t batch = argc > 4 ? strtoul(argv[4], NULL, 10) : 1000, i;
+		struct dh_buf *vals;
+		struct dh_kv *kvs;
+		unsigned long r0;
+		double t0, t;
+
+		dh_store_list(src, "", add_key, &ks);
+		vals = calloc(ks.n + 1, sizeof(*vals));
+		kvs = calloc(ks.n + 1, sizeof(*kvs));
+		for (i = 0; i < ks.n; i++) {
+			if (dh_store_get(src, ks.k[i], &vals[i])) {
+				fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+				return 1;
+			}
+			kvs[i] = (struct dh_kv){ ks.k[i], vals[i].data, vals[i].len };
+		}
+		r0 = dh_http_requests();
+		t0 = now();
+		for (i = 0; i < ks.n; i += batch) {
+			size_t n = ks.n - i < batch ? ks.n - i : batch;
+
+			if (dh_store_put_many(dst, kvs + i, n) || dh_store_flush(dst)) {
+				fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+				return 1;
+			}
+		}
+		t = now() - t0;
+		printf("%zu objects in %.2f s: %.0f objects/s, %lu HTTP requests\n", ks.n, t, (double)ks.n / t,
+		       dh_http_requests() - r0);
+		dh_store_close(src);
+		dh_store_close(dst);
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "gets")) {
+		struct dh_store *st = open_or_die(argv[2], DH_STORE_RDONLY);
+		size_t want = strtoul(argv[3], NULL, 10), i, got = 0;
+		struct dh_buf b = DH_BUF_INIT;
+		unsigned long r0;
+		double t0, t;
+
+		dh_store_list(st, "nodes/", add_key, &ks);
+		r0 = dh_http_requests();
+		t0 = now();
+		for (i = 0; i < ks.n && got < want; i++, got++) {
+			char hex[DH_HASH_HEX + 1];
+
+			snprintf(hex, sizeof(hex), "%.2s%s", ks.k[i] + 6, ks.k[i] + 9);
+			if (dh_node_get(st, hex, &b)) {
+				fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+				return 1;
+			}
+		}
+		t = now() - t0;
+		printf("%zu node gets in %.2f s: %.0f gets/s, %.2f HTTP requests per get\n", got, t, (double)got / t,
+		       got ? (double)(dh_http_requests() - r0) / (double)got : 0.0);
+		dh_buf_release(&b);
+		dh_store_close(st);
+		return 0;
+	}
+	fprintf(stderr, "usage: bench-copy copy SRC DST [BATCH] | bench-copy gets URI N\n");
+	return 2;
+}
