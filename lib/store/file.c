@@ -388,8 +388,10 @@ static void *writer(void *arg)
 			return NULL;
 		kv = &j->kvs[i];
 		if (!strncmp(kv->key, "nodes/", 6) && !fstatat(j->fs->rootfd, kv->key, &sb, 0) && S_ISREG(sb.st_mode) &&
-		    (size_t)sb.st_size == kv->len)
+		    (size_t)sb.st_size == kv->len) {
+			j->tmp[i][0] = '\0';  /* present already: nothing to rename */
 			continue;
+		}
 		fd = openat(j->fs->rootfd, j->tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 		if (fd < 0 || write_all(fd, kv->data, kv->len) || close(fd)) {
 			int e = errno;

@@ -325,6 +325,13 @@ static void nodes(struct dh_store *st, const char *uri)
 	}
 	is_int(dh_node_batch_size(batch), 1290, "%s: batch size", uri);
 	is_int(dh_node_batch_write(batch), 0, "%s: batch write", uri);
+	for (int i = 0; i < 100; i++) {
+		char data[64];
+
+		snprintf(data, sizeof(data), "batch node %d", i);
+		dh_node_batch_add(batch, data, strlen(data), name);
+	}
+	is_int(dh_node_batch_write(batch), 0, "%s: writing a batch of nodes that all exist already", uri);
 	is_int(dh_node_batch_size(batch), 0, "%s: batch emptied", uri);
 	is_int(dh_node_get(st, name, &b), 0, "%s: last batch node readable", uri);
 	ok(b.len == 13 && !memcmp(b.data, "batch node 99", 13), "%s: batch node bytes", uri);
