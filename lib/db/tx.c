@@ -155,9 +155,9 @@ enum { K_EAV, K_EA, K_AV };
 static uint64_t key_hash(int kind, int64_t e, dh_aid a, const struct dh_val *v)
 {
 	switch (kind) {
-	case K_EAV: return mix((uint64_t)e * 31 + a) ^ dh_val_hash(v);
+	case K_EAV: return mix(((uint64_t)e * 31 + a) ^ (dh_val_hash(v) * 0x9e3779b97f4a7c15ULL));
 	case K_EA: return mix((uint64_t)e * 131 + a);
-	default: return mix(a) ^ (dh_val_hash(v) * 7);
+	default: return mix(((uint64_t)a * 0x9e3779b97f4a7c15ULL) ^ dh_val_hash(v));
 	}
 }
 
@@ -209,6 +209,19 @@ static void mm_put(struct tx *t, int kind, size_t idx)
 	t->nkeys[kind]++;
 }
 
+/*
+ * Only values that someone looks up by (a v) are indexed that way: unique
+ * attributes (upserts, lookup refs, constraints) and refs (retractEntity).
+ * Schema changes within the transaction can make an attribute unique only
+ * if it has no values (refresh_schema), so no event is missed.
+ */
+static int av_indexed(struct tx *t, dh_aid a)
+{
+	const struct dh_attr *at = &t->s->attrs[a];
+
+	return at->unique || at->type == DH_VT_REF || at->type == DH_VT_ANY;
+}
+
 static int rehash(struct tx *t)
 {
 	size_t cap = t->hcap ? t->hcap : 256, i;
@@ -226,7 +239,8 @@ static int rehash(struct tx *t)
 	t->hcap = cap;
 	for (i = 0; i < t->nev; i++)
 		for (k = 0; k < 3; k++)
-			mm_put(t, k, i);
+			if (k != K_AV || av_indexed(t, t->ev[i].d.a))
+				mm_put(t, k, i);
 	return 0;
 }
 
@@ -257,7 +271,8 @@ static int push_event(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v,
 	if (t->nev * 2 + 16 > t->hcap)
 		return rehash(t);
 	for (k = 0; k < 3; k++)
-		mm_put(t, k, t->nev - 1);
+		if (k != K_AV || av_indexed(t, a))
+			mm_put(t, k, t->nev - 1);
 	return 0;
 }
 
