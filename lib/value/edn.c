@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -111,6 +112,34 @@ void dh_edn_reader_pos(const struct dh_edn_reader *r, int *line, int *col)
 
 /* ---- characters ---------------------------------------------------------- */
 
+/*
+ * Whatever input is available now: fread() would wait for the whole chunk
+ * on a pipe, so a tx vector written by a producer would not be read (and
+ * committed) until 64 KiB more arrived.  Streams without a descriptor
+ * (fmemopen) still go through fread().
+ */
+static size_t read_some(FILE *f, char *buf, size_t n, int *err)
+{
+	ssize_t k;
+	int fd = fileno(f);
+
+	if (fd < 0) {
+		size_t m = fread(buf, 1, n, f);
+
+		if (m == 0 && ferror(f))
+			*err = errno ? errno : EIO;
+		return m;
+	}
+	do
+		k = read(fd, buf, n);
+	while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		*err = errno;
+		return 0;
+	}
+	return (size_t)k;
+}
+
 /* Read more input behind what is left unread; returns 0 at the end. */
 static int fill(struct dh_edn_reader *r)
 {
@@ -119,9 +148,7 @@ static int fill(struct dh_edn_reader *r)
 	if (!r->f || r->ioerr || keep == CHUNK)
 		return 0;
 	memmove(r->rbuf, r->rbuf + r->pos, keep);
-	n = fread(r->rbuf + keep, 1, CHUNK - keep, r->f);
-	if (n == 0 && ferror(r->f))
-		r->ioerr = errno ? errno : EIO;
+	n = read_some(r->f, r->rbuf + keep, CHUNK - keep, &r->ioerr);
 	r->pos = 0;
 	r->end = keep + n;
 	return n > 0;

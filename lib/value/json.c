@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -86,6 +87,35 @@ void dh_json_reader_free(struct dh_json_reader *r)
 
 /* More input at data[end..]: drop what was consumed, grow while a value
  * being parsed needs the room.  Returns 0 at the end of input. */
+
+/*
+ * Whatever input is available now: fread() would wait for the whole chunk
+ * on a pipe, so a tx vector written by a producer would not be read (and
+ * committed) until 64 KiB more arrived.  Streams without a descriptor
+ * (fmemopen) still go through fread().
+ */
+static size_t read_some(FILE *f, char *buf, size_t n, int *err)
+{
+	ssize_t k;
+	int fd = fileno(f);
+
+	if (fd < 0) {
+		size_t m = fread(buf, 1, n, f);
+
+		if (m == 0 && ferror(f))
+			*err = errno ? errno : EIO;
+		return m;
+	}
+	do
+		k = read(fd, buf, n);
+	while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		*err = errno;
+		return 0;
+	}
+	return (size_t)k;
+}
+
 static int more(struct dh_json_reader *r)
 {
 	size_t n;
@@ -107,9 +137,7 @@ static int more(struct dh_json_reader *r)
 		r->data = p;
 		r->cap *= 2;
 	}
-	n = fread(r->rbuf + r->end, 1, r->cap - r->end, r->f);
-	if (n == 0 && ferror(r->f))
-		r->ioerr = errno ? errno : EIO;
+	n = read_some(r->f, r->rbuf + r->end, r->cap - r->end, &r->ioerr);
 	r->end += n;
 	return n > 0;
 }
