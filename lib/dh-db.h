@@ -18,7 +18,10 @@
  *    build the next transaction on.
  *  - struct dh_iter: a cursor over datoms in index order.
  *
- * Threads: a handle is used by one thread at a time (dbs cache nodes).
+ * Threads: a handle is used by one thread at a time.  A db, the views made
+ * from it and a conn's successive dbs share one cache of decoded nodes, so
+ * use them from one thread at a time too; open the db again for another
+ * thread.
  * Every handle borrows the struct dh_store it was opened on: close the
  * handles before the store.
  *
@@ -193,8 +196,9 @@ int dh_config_resolve(char **uri, struct dh_db_config *cfg, struct dh_arena *a, 
 
 /*
  * dh_db_open() - the current value of `branch` (NULL: DH_DEFAULT_BRANCH).
- * Reads the head, the commit, the schema and the unindexed log tail.
- * Returns 0; DH_ENOTFOUND when the branch has no head (no database);
+ * Reads `format`, the head, the commit, the schema and the unindexed log
+ * tail.  Returns 0; DH_ENOTFOUND when the branch has no head (no database);
+ * DH_ECORRUPT when `format` names another format;
  * DH_ECORRUPT for malformed nodes (message names the key); store errors.
  * Close with dh_db_close().  `st` must outlive the db.
  */

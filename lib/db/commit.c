@@ -347,6 +347,7 @@ static size_t sort_dedupe(struct sortctx *sc, struct dh_tree_edit *e, size_t n)
 
 void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree)
 {
+	tc->cache = k->cache;
 	tc->st = k->st;
 	tc->ix = (enum dh_index)(tree % 3);
 	tc->history = tree >= 3;
@@ -370,6 +371,7 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 
 		if (t >= 3 && c->no_history)
 			break;
+		sc.tc.cache = NULL;
 		sc.tc.st = st;
 		sc.tc.ix = (enum dh_index)ix;
 		sc.tc.history = t >= 3;
@@ -412,6 +414,7 @@ void core_unref(struct core *k)
 	if (!k || --k->refs > 0)
 		return;
 	commit_release(&k->c);
+	dh_node_cache_free(k->cache);
 	schema_free(k->schema);
 	dh_arena_free(k->arena);
 	free(k->branch);
@@ -438,7 +441,7 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = dh_arena_new(&k->arena)))
+	if ((rc = dh_arena_new(&k->arena)) || (rc = dh_node_cache_new(&k->cache, CACHE_BYTES)))
 		goto fail;
 	dh_node_key(key, hex);
 	if ((rc = node_read(st, hex, "commit", k->arena, &v)) || (rc = commit_decode(&k->c, &v, key)))

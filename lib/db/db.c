@@ -46,6 +46,21 @@ int dh_db_open_commit(struct dh_db **out, struct dh_store *st, const char *hex)
 	return rc;
 }
 
+/* A store written by another format (or a later version) is refused, not misread. */
+static int check_format(struct dh_store *st)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	int rc = dh_store_get(st, "format", &b);
+
+	if (rc == DH_ENOTFOUND)
+		rc = 0;   /* a bare copy of nodes and heads is still readable */
+	else if (!rc && strcmp(b.data, DH_FORMAT_TEXT))
+		rc = dh_error_set(DH_ECORRUPT, "'format' of '%s' is '%.*s', not '%.*s'", dh_store_uri(st),
+			(int)strcspn(b.data, "\n"), b.data, (int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
+	dh_buf_release(&b);
+	return rc;
+}
+
 int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 {
 	char hex[DH_HASH_HEX + 1];
@@ -55,6 +70,8 @@ int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 	*out = NULL;
 	if (!branch)
 		branch = DH_DEFAULT_BRANCH;
+	if ((rc = check_format(st)))
+		return rc;
 	rc = dh_head_get(st, branch, hex);
 	if (rc == DH_ENOTFOUND)
 		return dh_error_set(DH_ENOTFOUND, "no database on branch '%s' in '%s'", branch, dh_store_uri(st));
@@ -230,7 +247,7 @@ static int ov_cmp(const void *x, const void *y)
 
 static int build_overlay(struct core *k, int ix)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	const struct event **p = NULL;
 	size_t i, n = 0, m;
 	int rc = 0;
@@ -797,7 +814,7 @@ int dh_db_entid(const struct dh_db *db, const struct dh_val *ref, int64_t *out)
 
 int dh_db_verify(struct dh_db *db, dh_problem_cb cb, void *payload)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	int t, rc, bad = 0;
 
 	for (t = 0; t < NTREES; t++) {

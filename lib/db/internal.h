@@ -12,6 +12,7 @@
 #define NTREES 6           /* current EAVT AEVT AVET, then their temporal twins */
 #define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
 #define TAIL_MAX_DATOMS 4096
+#define CACHE_BYTES (64u << 20)
 
 /* System attribute ids. */
 enum {
@@ -83,6 +84,7 @@ struct core {
 	struct commit c;
 	struct schema *schema;
 	struct dh_arena *arena;    /* tail events, overlays, ident strings */
+	struct dh_node_cache *cache;   /* decoded index nodes, shared with later cores */
 	struct event *tail;        /* events of the unindexed tail, in log order */
 	size_t ntail;
 	/* Overlays, built on first use: per index, the net effect of the tail on

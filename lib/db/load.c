@@ -300,7 +300,7 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	struct dh_node_batch *batch = NULL;
 	struct dh_tree_edit *ed = NULL, *cur = NULL, *tmp = NULL;
 	struct dh_buf enc = DH_BUF_INIT;
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	struct commit c;
 	char hex[DH_HASH_HEX + 1];
 	size_t i, j, ncur = 0, ntmp = 0;

@@ -946,7 +946,10 @@ static int resolve_plain(struct tx *t, const struct eref *r, int64_t *out, const
 static int type_ok(enum dh_value_type ty, struct dh_val *v)
 {
 	switch (ty) {
-	case DH_VT_ANY: return v->type != DH_NIL;
+	case DH_VT_ANY:
+		/* collections other than tuples are not values in Datahike */
+		return v->type != DH_NIL && v->type != DH_MAP && v->type != DH_SET && v->type != DH_TAGGED &&
+		       v->type != DH_LIST;
 	case DH_VT_STRING: return v->type == DH_STRING;
 	case DH_VT_KEYWORD: case DH_VT_VALUETYPE: case DH_VT_CARDINALITY: case DH_VT_UNIQUE:
 		return v->type == DH_KEYWORD;
@@ -1552,7 +1555,7 @@ struct purge_pat {
 static int collect_purge(struct dh_store *st, const struct commit *c, const struct schema *s,
 	const struct purge_pat *p, struct dh_arena *a, struct dh_tree_edit **ed, size_t *n, size_t *cap)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	struct dh_tree_iter *it;
 	const struct dh_datom *d;
 	struct dh_bound b = { 0 };
@@ -1664,7 +1667,7 @@ static int purge_apply(struct tx *t, struct commit *c, struct dh_node_batch *bat
 		goto out;
 	}
 	for (tr = 0; tr < NTREES; tr++) {
-		struct dh_tree_ctx tc;
+		struct dh_tree_ctx tc = { 0 };
 
 		tc.st = t->k->st;
 		tc.ix = (enum dh_index)(tr % 3);
@@ -1835,6 +1838,7 @@ static int core_after(struct core **out, struct dh_conn *conn, const struct comm
 	}
 	k->schema = *s;
 	*s = NULL;
+	k->cache = dh_node_cache_ref(conn->db->core->cache);
 	if (!absorbed) {
 		k->ntail = nold + nev;
 		k->tail = dh_arena_alloc(k->arena, (k->ntail ? k->ntail : 1) * sizeof(*k->tail));
