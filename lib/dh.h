@@ -139,7 +139,8 @@ struct dh_uri {
 	char *path;          /* "" when absent; starts with '/' when present */
 	struct dh_uri_param *params;
 	size_t nparams;
-	char *text;          /* the URI as given, password replaced by "***" */
+	char *text;          /* the URI as given, passwords replaced by "***"
+	                        (also those of URIs nested in query values) */
 };
 
 /*
@@ -220,6 +221,18 @@ struct dh_kv {
 };
 int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n);
 
+/*
+ * dh_store_get_many() - read the values of `n` keys with as few round trips
+ * as the backend allows (PostgreSQL: one query per thousand keys; Redis:
+ * pipelined MGET; others: one get per key).  Calls `cb` once for each key
+ * that exists, with its index in `keys`, in no particular order; `data` is
+ * valid only during the call.  Missing keys get no call.  A non-zero return
+ * from `cb` stops the reads and is returned.  Returns 0, the callback's
+ * value, DH_EUSAGE for a bad key, DH_EIO, DH_ENOMEM.
+ */
+typedef int (*dh_get_cb)(size_t i, const void *data, size_t len, void *payload);
+int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload);
+
 /* dh_store_has() - 1 if `key` exists, 0 if not, or a negative error. */
 int dh_store_has(struct dh_store *st, const char *key);
 
@@ -243,13 +256,14 @@ int dh_store_flush(struct dh_store *st);
 
 /*
  * dh_store_cas() - compare-and-swap the value of mutable key `key` (a head):
- * set it to `new` (NULL: delete it) if it currently holds `old` (NULL: it must
- * be absent).  Every value put through this handle is made durable first, so
- * a head never names data that a crash could lose.  Returns 0, DH_ECONFLICT
- * when the current value differs from `old` (nothing changed), DH_EUSAGE for a
- * bad key, DH_EIO.
+ * set it to `new_value` (NULL: delete it) if it currently holds `old_value`
+ * (NULL: it must be absent).  Every value put through this handle is made
+ * durable first, so a head never names data that a crash could lose.
+ * Returns 0, DH_ECONFLICT when the current value differs from `old_value`
+ * (nothing changed), DH_EUSAGE for a bad key, DH_EIO.  (The parameters are
+ * not called old and new, so that C++ can include this header.)
  */
-int dh_store_cas(struct dh_store *st, const char *key, const char *old, const char *new);
+int dh_store_cas(struct dh_store *st, const char *key, const char *old_value, const char *new_value);
 
 /* ---- heads ------------------------------------------------------------- */
 
@@ -271,11 +285,11 @@ int dh_branch_check(const char *name);
 int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 1]);
 
 /*
- * dh_head_cas() - move `branch` from `old` (NULL: absent) to `new` (64 hex
- * digits).  Returns 0, DH_ECONFLICT when another writer moved it first,
+ * dh_head_cas() - move `branch` from `old_value` (NULL: absent) to
+ * `new_value` (64 hex digits).  Returns 0, DH_ECONFLICT when another writer moved it first,
  * DH_EUSAGE, DH_EIO.
  */
-int dh_head_cas(struct dh_store *st, const char *branch, const char *old, const char *new);
+int dh_head_cas(struct dh_store *st, const char *branch, const char *old_value, const char *new_value);
 
 /*
  * dh_head_list() - call `cb` with each branch name that has a head.

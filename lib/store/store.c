@@ -4,7 +4,8 @@
  * Callers use dh_store_*(); this file validates keys once, so no backend has
  * to, and routes each call through the backend's ops table.  Built-in
  * backends are listed in `builtin[]` (guarded by the build's feature
- * options); others register at run time with dh_store_register().  Heads are
+ * options); others register at run time with dh_store_register(), or come
+ * from plugins (plugin.c), loaded the first time a scheme is unknown.  Heads are
  * the only mutable keys and only change through cas().
  */
 #include <pthread.h>
@@ -22,6 +23,22 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
+#if DH_HAVE_SQLITE
+	&dh_store_sqlite_ops,
+#endif
+#if DH_HAVE_POSTGRESQL
+	&dh_store_postgresql_ops,
+	&dh_store_postgres_ops,
+#endif
+#if DH_HAVE_REDIS
+	&dh_store_redis_ops,
+#endif
+#if DH_HAVE_CLOUD
+	&dh_store_s3_ops,
+	&dh_store_dynamodb_ops,
+	&dh_store_gs_ops,
+#endif
+	&dh_store_tiered_ops,
 };
 
 #define MAX_EXTRA 64
@@ -29,26 +46,33 @@ static const struct dh_store_ops *extra[MAX_EXTRA];
 static size_t nextra;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-const struct dh_store_ops *dh_store_lookup(const char *scheme)
+/* Called with reg_lock held. */
+static const struct dh_store_ops *lookup_locked(const char *scheme)
 {
-	const struct dh_store_ops *ops = NULL;
 	size_t i;
 
 	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
 		if (!strcmp(builtin[i]->scheme, scheme))
 			return builtin[i];
-	pthread_mutex_lock(&reg_lock);
-	for (i = 0; i < nextra && !ops; i++)
+	for (i = 0; i < nextra; i++)
 		if (!strcmp(extra[i]->scheme, scheme))
-			ops = extra[i];
+			return extra[i];
+	return NULL;
+}
+
+const struct dh_store_ops *dh_store_lookup(const char *scheme)
+{
+	const struct dh_store_ops *ops;
+
+	pthread_mutex_lock(&reg_lock);
+	ops = lookup_locked(scheme);
 	pthread_mutex_unlock(&reg_lock);
 	return ops;
 }
 
-int dh_store_register(const struct dh_store_ops *ops)
+static int ops_check(const struct dh_store_ops *ops)
 {
-	int rc = 0;
-	const char *c;
+	const char *c, *missing;
 
 	if (!ops || ops->api_version != DH_BACKEND_API_VERSION)
 		return dh_error_set(DH_EUSAGE, "backend API version %u, this libdh speaks %u",
@@ -58,17 +82,40 @@ int dh_store_register(const struct dh_store_ops *ops)
 	for (c = ops->scheme; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' || *c == '-' || *c == '.'))
 			return dh_error_set(DH_EUSAGE, "bad backend scheme '%s'", ops->scheme);
-	if (!ops->open || !ops->close || !ops->get || !ops->put || !ops->has || !ops->list || !ops->cas)
-		return dh_error_set(DH_EUSAGE, "backend '%s' lacks a required operation", ops->scheme);
-	if (dh_store_lookup(ops->scheme))
-		return dh_error_set(DH_EEXISTS, "a backend for scheme '%s' is already registered", ops->scheme);
+	missing = !ops->open ? "open" : !ops->close ? "close" : !ops->get ? "get" : !ops->put ? "put" :
+		  !ops->has ? "has" : !ops->list ? "list" : !ops->cas ? "cas" : NULL;
+	if (missing)
+		return dh_error_set(DH_EUSAGE, "backend '%s' lacks the required operation %s()", ops->scheme, missing);
+	return 0;
+}
+
+int dh_store_register_all(const struct dh_store_ops *const *ops, size_t n)
+{
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if ((rc = ops_check(ops[i])))
+			return rc;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(ops[i]->scheme, ops[j]->scheme))
+				return dh_error_set(DH_EUSAGE, "scheme '%s' given twice", ops[i]->scheme);
 	pthread_mutex_lock(&reg_lock);
-	if (nextra == MAX_EXTRA)
+	for (i = 0; i < n && !rc; i++)
+		if (lookup_locked(ops[i]->scheme))
+			rc = dh_error_set(DH_EEXISTS, "a backend for scheme '%s' is already registered", ops[i]->scheme);
+	if (!rc && nextra + n > MAX_EXTRA)
 		rc = dh_error_set(DH_ENOMEM, "too many registered backends");
-	else
-		extra[nextra++] = ops;
+	for (i = 0; i < n && !rc; i++)
+		extra[nextra++] = ops[i];
 	pthread_mutex_unlock(&reg_lock);
 	return rc;
+}
+
+int dh_store_register(const struct dh_store_ops *ops)
+{
+	return dh_store_register_all(&ops, 1);
 }
 
 static int schemes_list(struct dh_buf *b)
@@ -82,6 +129,27 @@ static int schemes_list(struct dh_buf *b)
 	for (i = 0; i < nextra && !rc; i++)
 		rc = dh_buf_addf(b, ", %s", extra[i]->scheme);
 	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+/*
+ * An unknown scheme: a refused plugin that claims it is the whole story;
+ * otherwise list what is known and what was refused.
+ */
+static int unknown_scheme(const struct dh_uri *uri)
+{
+	struct dh_buf b = DH_BUF_INIT, why = DH_BUF_INIT;
+	int rc;
+
+	if (dh_plugins_explain(&why, uri->scheme)) {
+		rc = dh_error_set(DH_EUNSUPPORTED, "cannot open '%s': %s", uri->text, why.data);
+	} else {
+		schemes_list(&b);
+		rc = dh_error_set(DH_EUSAGE, "unknown store scheme '%s' in '%s' (known: %s)%s",
+				  uri->scheme, uri->text, b.data ? b.data : "", why.data ? why.data : "");
+	}
+	dh_buf_release(&b);
+	dh_buf_release(&why);
 	return rc;
 }
 
@@ -126,12 +194,11 @@ int dh_store_open(struct dh_store **out, const char *text, unsigned flags)
 		return dh_error_prefix(rc, "store '%s'", text && strchr(text, '@') ? "(uri with credentials)" : text);
 	ops = dh_store_lookup(uri->scheme);
 	if (!ops) {
-		struct dh_buf b = DH_BUF_INIT;
-
-		schemes_list(&b);
-		rc = dh_error_set(DH_EUSAGE, "unknown store scheme '%s' in '%s' (known: %s)",
-				  uri->scheme, uri->text, b.data ? b.data : "");
-		dh_buf_release(&b);
+		dh_plugins_autoload();
+		ops = dh_store_lookup(uri->scheme);
+	}
+	if (!ops) {
+		rc = unknown_scheme(uri);
 		dh_uri_free(uri);
 		return rc;
 	}
@@ -209,6 +276,28 @@ int dh_store_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 		if ((rc = st->ops->put(st, kvs[i].key, kvs[i].data, kvs[i].len)))
 			return rc;
 	return 0;
+}
+
+int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(keys[i])))
+			return rc;
+	if (st->ops->get_many)
+		return n ? st->ops->get_many(st, keys, n, cb, payload) : 0;
+	for (i = 0; i < n && !rc; i++) {
+		rc = st->ops->get(st, keys[i], &b);
+		if (rc == DH_ENOTFOUND)
+			rc = 0;
+		else if (!rc)
+			rc = cb(i, b.data ? b.data : "", b.len, payload);
+	}
+	dh_buf_release(&b);
+	return rc;
 }
 
 int dh_store_has(struct dh_store *st, const char *key)

@@ -209,6 +209,56 @@ static int parse_authority(struct dh_uri *u, const char *a, size_t n, size_t *pa
 	return 0;
 }
 
+static int add_escaped(struct dh_buf *b, const char *s)
+{
+	int rc = 0;
+
+	for (; *s && !rc; s++) {
+		if (isalnum((unsigned char)*s) || strchr("-._~:/*@", *s))
+			rc = dh_buf_addc(b, *s);
+		else
+			rc = dh_buf_addf(b, "%%%02X", (unsigned char)*s);
+	}
+	return rc;
+}
+
+/*
+ * A query value may itself be a URI (the stores of a tiered store), with
+ * its own password: rebuild the query of u->text with every such value
+ * replaced by its masked text.  Nothing changes when there is none.
+ */
+static int mask_nested(struct dh_uri *u)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	const char *q = strchr(u->text, '?');
+	int rc = 0, nested = 0;
+	size_t i;
+
+	for (i = 0; i < u->nparams && !nested; i++)
+		nested = strstr(u->params[i].value, "://") && strchr(u->params[i].value, '@');
+	if (!nested || !q)
+		return 0;
+	rc = dh_buf_add(&b, u->text, (size_t)(q - u->text) + 1);
+	for (i = 0; i < u->nparams && !rc; i++) {
+		struct dh_uri *inner = NULL;
+		const char *v = u->params[i].value;
+
+		if (strstr(v, "://") && strchr(v, '@') && !dh_uri_parse(&inner, v))
+			v = inner->text;
+		if ((i && (rc = dh_buf_addc(&b, '&'))) || (rc = add_escaped(&b, u->params[i].key)) ||
+		    (rc = dh_buf_addc(&b, '=')))
+			break;
+		rc = add_escaped(&b, v);
+		dh_uri_free(inner);
+	}
+	if (!rc) {
+		free(u->text);
+		u->text = dh_buf_detach(&b, NULL);
+	}
+	dh_buf_release(&b);
+	return rc;
+}
+
 int dh_uri_parse(struct dh_uri **out, const char *text)
 {
 	struct dh_uri *u;
@@ -278,6 +328,8 @@ int dh_uri_parse(struct dh_uri **out, const char *text)
 	}
 	if (!rc && !u->text)
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
+	if (!rc)
+		rc = mask_nested(u);
 out:
 	if (!rc && (!u->path || !u->text))
 		rc = dh_error_set(DH_ENOMEM, "out of memory");

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -60,6 +59,12 @@ static int reader_new(struct dh_edn_reader **out, const char *name)
 	}
 	r->line = 1;
 	r->col = 1;
+	/* tok.data is never NULL, even for an empty token */
+	if (dh_buf_grow(&r->tok, 64)) {
+		free(r->name);
+		free(r);
+		return DH_ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -113,34 +118,10 @@ void dh_edn_reader_pos(const struct dh_edn_reader *r, int *line, int *col)
 /* ---- characters ---------------------------------------------------------- */
 
 /*
- * Whatever input is available now: fread() would wait for the whole chunk
- * on a pipe, so a tx vector written by a producer would not be read (and
- * committed) until 64 KiB more arrived.  Streams without a descriptor
- * (fmemopen) still go through fread().
+ * Read more input behind what is left unread; returns 0 at the end.  It
+ * stops after a newline, so that a value written to a pipe is read as soon
+ * as its line is complete, without waiting for a whole chunk.
  */
-static size_t read_some(FILE *f, char *buf, size_t n, int *err)
-{
-	ssize_t k;
-	int fd = fileno(f);
-
-	if (fd < 0) {
-		size_t m = fread(buf, 1, n, f);
-
-		if (m == 0 && ferror(f))
-			*err = errno ? errno : EIO;
-		return m;
-	}
-	do
-		k = read(fd, buf, n);
-	while (k < 0 && errno == EINTR);
-	if (k < 0) {
-		*err = errno;
-		return 0;
-	}
-	return (size_t)k;
-}
-
-/* Read more input behind what is left unread; returns 0 at the end. */
 static int fill(struct dh_edn_reader *r)
 {
 	size_t n, keep = r->end - r->pos;
@@ -148,10 +129,21 @@ static int fill(struct dh_edn_reader *r)
 	if (!r->f || r->ioerr || keep == CHUNK)
 		return 0;
 	memmove(r->rbuf, r->rbuf + r->pos, keep);
-	n = read_some(r->f, r->rbuf + keep, CHUNK - keep, &r->ioerr);
+	for (n = keep; n < CHUNK;) {
+		int c = getc_unlocked(r->f);
+
+		if (c == EOF) {
+			if (ferror(r->f))
+				r->ioerr = errno ? errno : EIO;
+			break;
+		}
+		r->rbuf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
 	r->pos = 0;
-	r->end = keep + n;
-	return n > 0;
+	r->end = n;
+	return n > keep;
 }
 
 static int peekc(struct dh_edn_reader *r)
@@ -504,9 +496,9 @@ static int read_string(struct dh_edn_reader *r, struct dh_val *out, struct pos s
 		if (rc)
 			return rc;
 	}
-	if (!dhv_utf8_valid(r->tok.data ? r->tok.data : "", r->tok.len, &bad))
+	if (!dhv_utf8_valid(r->tok.data, r->tok.len, &bad))
 		return fail(r, start, "invalid UTF-8 in string (byte %zu)", bad);
-	return dh_val_text(out, r->a, DH_STRING, r->tok.data ? r->tok.data : "", r->tok.len);
+	return dh_val_text(out, r->a, DH_STRING, r->tok.data, r->tok.len);
 }
 
 static int read_char(struct dh_edn_reader *r, struct dh_val *out, struct pos start)
@@ -773,7 +765,7 @@ static int valid_name(const char *s, size_t n)
 {
 	const char *slash;
 
-	if (!n)
+	if (!s || !n)
 		return 0;
 	if (n == 1 && s[0] == '/')
 		return 1;
@@ -808,6 +800,9 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 	n = r->tok.len;
 	if (!dhv_utf8_valid(t, n, &bad))
 		return fail(r, start, "invalid UTF-8 in symbol");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return fail(r, start, "invalid character 0x%02x in symbol", (unsigned char)t[i]);
 	if (t[0] == ':') {
 		if (n >= 2 && t[1] == ':')
 			return fail(r, start, "auto-resolved keywords are not EDN: '%s'", t);
@@ -932,7 +927,7 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	nslen = r->tok.len;
 	if (!nslen || nslen >= sizeof(ns) || r->tok.data[0] == ':' ||
 	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen))
-		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data ? r->tok.data : "");
+		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data);
 	memcpy(ns, r->tok.data, nslen + 1);
 	skip_ws(r);
 	p = here(r);
@@ -997,7 +992,7 @@ static int read_dispatch(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		rc = read_token(r, 0);
 		if (rc)
 			return rc;
-		t = r->tok.data ? r->tok.data : "";
+		t = r->tok.data;
 		if (!strcmp(t, "Inf"))
 			*out = dh_double(INFINITY);
 		else if (!strcmp(t, "-Inf"))
@@ -1214,7 +1209,7 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v)
 	case DH_BOOL:
 		return dh_buf_adds(out, v->u.b ? "true" : "false");
 	case DH_LONG:
-		return dh_buf_addf(out, "%lld", (long long)v->u.i);
+		return dhv_put_long(out, v->u.i);
 	case DH_BIGINT:
 		rc = dh_buf_add(out, v->u.s, v->len);
 		return rc ? rc : dh_buf_addc(out, 'N');

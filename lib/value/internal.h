@@ -26,6 +26,9 @@
  */
 #define DHV_MAX_BIG_DIGITS 20000
 
+/* Append the decimal text of i (printf's %lld, without its cost). */
+DHV_HIDDEN int dhv_put_long(struct dh_buf *out, int64_t i);
+
 /* strtod in the C locale, whatever the program's locale is. */
 DHV_HIDDEN double dhv_strtod(const char *s, char **end);
 

@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -86,36 +85,9 @@ void dh_json_reader_free(struct dh_json_reader *r)
 }
 
 /* More input at data[end..]: drop what was consumed, grow while a value
- * being parsed needs the room.  Returns 0 at the end of input. */
-
-/*
- * Whatever input is available now: fread() would wait for the whole chunk
- * on a pipe, so a tx vector written by a producer would not be read (and
- * committed) until 64 KiB more arrived.  Streams without a descriptor
- * (fmemopen) still go through fread().
- */
-static size_t read_some(FILE *f, char *buf, size_t n, int *err)
-{
-	ssize_t k;
-	int fd = fileno(f);
-
-	if (fd < 0) {
-		size_t m = fread(buf, 1, n, f);
-
-		if (m == 0 && ferror(f))
-			*err = errno ? errno : EIO;
-		return m;
-	}
-	do
-		k = read(fd, buf, n);
-	while (k < 0 && errno == EINTR);
-	if (k < 0) {
-		*err = errno;
-		return 0;
-	}
-	return (size_t)k;
-}
-
+ * being parsed needs the room.  Returns 0 at the end of input.  It stops
+ * after a newline, so a line written to a pipe is read without waiting
+ * for more. */
 static int more(struct dh_json_reader *r)
 {
 	size_t n;
@@ -137,8 +109,20 @@ static int more(struct dh_json_reader *r)
 		r->data = p;
 		r->cap *= 2;
 	}
-	n = read_some(r->f, r->rbuf + r->end, r->cap - r->end, &r->ioerr);
-	r->end += n;
+	/* up to a newline, so that a line written to a pipe is read at once */
+	for (n = 0; r->end < r->cap;) {
+		int c = getc_unlocked(r->f);
+
+		if (c == EOF) {
+			if (ferror(r->f))
+				r->ioerr = errno ? errno : EIO;
+			break;
+		}
+		r->rbuf[r->end++] = (char)c;
+		n++;
+		if (c == '\n')
+			break;
+	}
 	return n > 0;
 }
 
@@ -383,6 +367,8 @@ static int print_key(struct dh_buf *out, const struct dh_val *k)
 
 	switch (k->type) {
 	case DH_KEYWORD:
+		/* reading drops one leading ':' from a key, and "" is a string */
+		return put_string(out, k->u.s, k->len, !k->len || k->u.s[0] == ':' ? ":" : NULL);
 	case DH_STRING:
 	case DH_SYMBOL:
 		return put_string(out, k->u.s, k->len, NULL);
@@ -417,7 +403,7 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 	case DH_BOOL:
 		return dh_buf_adds(out, v->u.b ? "true" : "false");
 	case DH_LONG:
-		return dh_buf_addf(out, "%lld", (long long)v->u.i);
+		return dhv_put_long(out, v->u.i);
 	case DH_BIGINT:
 	case DH_BIGDEC:
 		return dh_buf_add(out, v->u.s, v->len);

@@ -17,6 +17,23 @@
 
 #include "internal.h"
 
+/* ---- integers ------------------------------------------------------------ */
+
+int dhv_put_long(struct dh_buf *out, int64_t i)
+{
+	char t[24];
+	int n = sizeof(t);
+	uint64_t m = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+
+	do {
+		t[--n] = (char)('0' + m % 10);
+		m /= 10;
+	} while (m);
+	if (i < 0)
+		t[--n] = '-';
+	return dh_buf_add(out, t + n, sizeof(t) - (size_t)n);
+}
+
 /* ---- locale-independent strtod ------------------------------------------ */
 
 static locale_t c_locale;
@@ -37,6 +54,15 @@ double dhv_strtod(const char *s, char **end)
 
 /* ---- Java-style floating-point text ------------------------------------- */
 
+/* "%.*e" of d with the C locale's decimal point, whatever the locale. */
+static void fmt_e(char *out, size_t size, int prec, double d)
+{
+	snprintf(out, size, "%.*e", prec, d);
+	for (char *p = out; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == 'e' || *p == '-' || *p == '+'))
+			*p = '.';
+}
+
 /*
  * Shortest decimal digits of d that read back to d: digits into dig (no
  * point, trailing zeros removed), returns the count; *exp10 gets the
@@ -51,34 +77,19 @@ static int shortest_digits(char *dig, int *exp10, double d, int is_float)
 	for (p = 1; p <= maxp; p++) {
 		double back;
 
-		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
-		pthread_once(&c_locale_once, make_c_locale);
-		/* %e may print a locale's decimal comma; rebuild a C-locale
-		 * string to read it back. */
-		{
-			char c[64];
-			size_t i, j = 0;
-
-			for (i = 0; tmp[i] && j < sizeof(c) - 1; i++)
-				c[j++] = (tmp[i] >= '0' && tmp[i] <= '9') || tmp[i] == 'e' ||
-				         tmp[i] == '-' || tmp[i] == '+' ? tmp[i] : '.';
-			c[j] = '\0';
-			back = dhv_strtod(c, NULL);
-			memcpy(tmp, c, j + 1);
-		}
+		fmt_e(tmp, sizeof(tmp), p - 1, d);
+		back = dhv_strtod(tmp, NULL);
 		if (is_float ? (float)back == (float)d : back == d)
 			break;
 	}
 	if (p == 1) {
-		/* Java prints at least two significant digits in E notation
-		 * and then takes the two closest to the value: 4.9E-324 */
+		/* Java shows at least two significant digits in E notation and
+		 * takes the two closest to the value: 4.9E-324, not 5.0E-324 */
 		char two[64];
 
-		snprintf(two, sizeof(two), "%.1e", d);
-		if (two[2] != '0' && two[1] != 'e')
-			for (size_t i = 0; i < sizeof(tmp) && two[i]; i++)
-				tmp[i] = (two[i] >= '0' && two[i] <= '9') || two[i] == 'e' || two[i] == '-' ||
-				         two[i] == '+' ? two[i] : '.', tmp[i + 1] = '\0';
+		fmt_e(two, sizeof(two), 1, d);
+		if (two[2] != '0')
+			memcpy(tmp, two, sizeof(tmp));
 	}
 	q = tmp;
 	if (*q == '-')
@@ -240,10 +251,11 @@ int dhv_bigint_from_bytes(const char **out, uint32_t *outlen, struct dh_arena *a
 		mag++;
 		n--;
 	}
-	/* 2.41 decimal digits per byte, rounded up */
-	maxd = n * 241 / 100 + 12;
-	if (maxd > DHV_MAX_BIG_DIGITS + 12)
+	/* at most 2.41 decimal digits per byte; the bytes of the largest
+	 * number of DHV_MAX_BIG_DIGITS digits are accepted */
+	if (n > DHV_MAX_BIG_DIGITS * 10 / 24 + 2)
 		return DH_ECORRUPT;
+	maxd = n * 241 / 100 + 12;
 	nl = (n + 3) / 4 + 1;
 	limbs = nl <= 64 ? stack : malloc(nl * sizeof(*limbs));
 	digits = malloc(maxd);

@@ -7,6 +7,8 @@
 #   test_must_fail CMD...         CMD must exit non-zero (and not by a signal)
 #   test_expect_code N CMD...     CMD must exit with status N
 #   test_cmp EXPECTED ACTUAL      files must be equal (diff shown otherwise)
+#   test_tap_import CMD...        run a TAP-printing CMD (e.g. test-store URI)
+#                                 and count each of its checks as one of ours
 #   test_done                     print the plan, exit non-zero on failure
 : "${DH_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${DH_BUILD:=$DH_TOP/build}"
@@ -59,6 +61,30 @@ test_expect_code() {
 
 test_cmp() {
 	diff -u "$1" "$2"
+}
+
+test_tap_import() {
+	"$@" >"$TRASH/.tap" 2>&1
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)
+			test_count=$((test_count + 1))
+			echo "ok $test_count -${line#ok [0-9]* -}";;
+		"not ok "*)
+			test_count=$((test_count + 1))
+			test_failures=$((test_failures + 1))
+			echo "not ok $test_count -${line#not ok [0-9]* -}";;
+		"#"*)
+			echo "$line";;
+		esac
+	done <"$TRASH/.tap"
+	if [ "$rc" -ne 0 ]; then
+		test_count=$((test_count + 1))
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $* exited $rc"
+		tail -n 5 "$TRASH/.tap" | sed 's/^/#   /'
+	fi
 }
 
 test_done() {

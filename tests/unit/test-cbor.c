@@ -5,6 +5,7 @@
  * nesting) without a crash or a large allocation.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,28 @@
 #endif
 
 static struct dh_arena *A;
+
+/*
+ * Every allocation of the process is counted, libdh's included, to check
+ * that decoding allocates from the arena and not per value.  glibc's own
+ * allocator does the work.
+ */
+static long allocs;
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNTING 0      /* the sanitizer owns malloc */
+#else
+#define COUNTING 1
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+void *malloc(size_t n) { allocs++; return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { allocs++; return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { allocs++; return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+#endif
 
 static struct dh_val edn(const char *text)
 {
@@ -248,6 +271,34 @@ static void roundtrip(void)
 		   used == b.len && dh_val_eq(&v, &back) && dh_val_cmp(&v, &back) == 0,
 		   "round trip %s", texts[i]);
 	}
+	/* the largest bigint EDN reads survives CBOR; one digit more is refused */
+	{
+		char *t = malloc(20002);
+
+		memset(t, '9', 20000);
+		t[20000] = 'N';
+		t[20001] = '\0';
+		v = edn(t);
+		dh_buf_reset(&b);
+		ok(v.type == DH_BIGINT && dh_cbor_encode(&b, &v) == 0 &&
+		   dh_cbor_decode(&back, A, (unsigned char *)b.data, b.len, &used) == 0 && dh_val_eq(&v, &back),
+		   "a 20000-digit bigint round trips (%zu bytes)", b.len);
+		t[20000] = '9';
+		ok(dh_edn_parse(&v, A, t, 20001, "t") == DH_EINVAL, "20001 digits are refused by EDN");
+		free(t);
+	}
+	{
+		/* 9000 bytes of bignum are refused, not converted */
+		unsigned char *big = calloc(9010, 1);
+
+		big[0] = 0xc2;
+		big[1] = 0x59;
+		big[2] = 9000 >> 8;
+		big[3] = 9000 & 0xff;
+		big[4] = 1;
+		dec_bad(big, 9004, "cbor at byte 0: bignum of 9000 bytes is too large", "a 9000-byte bignum");
+		free(big);
+	}
 	/* instants outside RFC 3339's years use tag 1 */
 	v = dh_inst(-62167219200000LL - 86400000LL);
 	dh_buf_reset(&b);
@@ -447,6 +498,109 @@ static void hostile(void)
 	}
 }
 
+/* An index node's worth of datoms decodes without a malloc per value. */
+static void no_malloc_per_value(void)
+{
+	struct dh_buf text = DH_BUF_INIT, enc = DH_BUF_INIT;
+	struct dh_arena *a;
+	struct dh_val v;
+	size_t used;
+	long before;
+	int i, rc;
+
+	dh_buf_adds(&text, "[");
+	for (i = 0; i < 1000; i++)
+		dh_buf_addf(&text, "[%d :person/name \"name-%d\" 536870913 true] [%d :person/age %d 536870913 true]"
+		            " [%d :person/born #inst \"2001-01-01T00:00:00.%03dZ\" 536870914 false]",
+		            100 + i, i, 100 + i, i, 100 + i, i);
+	dh_buf_adds(&text, "]");
+	dh_edn_parse(&v, A, text.data, text.len, "node");
+	dh_cbor_encode(&enc, &v);
+	dh_arena_new(&a);
+	before = allocs;
+	rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
+	ok(rc == 0 && v.len == 3000, "a node of 3000 datoms decodes");
+	ok(!COUNTING || allocs - before <= 16, "with %ld mallocs into a fresh arena", allocs - before);
+	/* the arena keeps its largest block: decoding node after node
+	 * settles on no allocation at all */
+	for (i = 0; i < 3; i++) {
+		dh_arena_reset(a);
+		before = allocs;
+		rc = dh_cbor_decode(&v, a, (unsigned char *)enc.data, enc.len, &used);
+	}
+	ok(rc == 0 && (!COUNTING || allocs == before), "and none in a loop over a reset arena (%ld)",
+	   allocs - before);
+	dh_arena_free(a);
+	dh_buf_release(&text);
+	dh_buf_release(&enc);
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+/*
+ * Mutated encodings: every result is a value or a corruption error with a
+ * byte offset, and every value decoded re-encodes to bytes that decode to
+ * an equal value and encode again to the same bytes.
+ */
+static void mutations(void)
+{
+	struct dh_val v = edn("[[1 :db/ident :name 536870913 true] {:a [1.5 -7 \"s\" #{:x 3N}] \"k\" 2.5M}"
+	                      " #inst \"2020-01-02T03:04:05.678Z\" #uuid \"11111111-2222-3333-4444-555555555555\""
+	                      " #bytes \"AQID\" -123456789012345678901234567890N \\c #t/x (nil false) 1E-9M]");
+	struct dh_buf enc = DH_BUF_INIT, re = DH_BUF_INIT, re2 = DH_BUF_INIT;
+	unsigned char buf[512];
+	int i, consistent = 1, clean = 1, valid = 0;
+
+	dh_cbor_encode(&enc, &v);
+	for (i = 0; i < 50000; i++) {
+		size_t n = enc.len, used;
+		struct dh_val w, x;
+		int k, rc;
+
+		memcpy(buf, enc.data, n);
+		for (k = 0, rc = 1 + (int)rnd(3); k < rc && n > 1; k++) {
+			size_t at = rnd((unsigned)n);
+
+			switch (rnd(3)) {
+			case 0: buf[at] = (unsigned char)rnd(256); break;
+			case 1: buf[at] ^= (unsigned char)(1u << rnd(8)); break;
+			default: memmove(buf + at, buf + at + 1, n - at - 1); n--; break;
+			}
+		}
+		dh_arena_reset(A);
+		rc = dh_cbor_decode(&w, A, buf, n, &used);
+		if (rc == 0) {
+			valid++;
+			dh_buf_reset(&re);
+			dh_buf_reset(&re2);
+			if (dh_cbor_encode(&re, &w) ||
+			    dh_cbor_decode(&x, A, (unsigned char *)re.data, re.len, &used) || !dh_val_eq(&w, &x) ||
+			    dh_cbor_encode(&re2, &x) || re.len != re2.len || memcmp(re.data, re2.data, re.len)) {
+				if (consistent)
+					tap_diag("  %s", show(&w));
+				consistent = 0;
+			}
+		} else if (rc != DH_ECORRUPT || strncmp(dh_errmsg(), "cbor at byte ", 13)) {
+			if (clean)
+				tap_diag("  %d %s", rc, dh_errmsg());
+			clean = 0;
+		}
+	}
+	ok(clean, "50000 mutated encodings: each a value or corruption at a byte offset");
+	ok(consistent, "each value decoded from them re-encodes stably (%d of them)", valid);
+	dh_buf_release(&enc);
+	dh_buf_release(&re);
+	dh_buf_release(&re2);
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
@@ -455,6 +609,8 @@ int main(void)
 	roundtrip();
 	fixture();
 	hostile();
+	mutations();
+	no_malloc_per_value();
 	dh_arena_free(A);
 	return done_testing();
 }

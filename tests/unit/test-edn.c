@@ -4,9 +4,11 @@
  * FILE, hostile input.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh.h"
 #include "dh-value.h"
@@ -256,6 +258,12 @@ static void errors(void)
 	bad("\"\xff\"", "t.edn:1:1: invalid UTF-8 in string (byte 0)");
 	bad("\n\n   \xc3\xa9\xc3\xa9 (", "t.edn:3:7: unterminated list");
 	bad("#:a{:b 1 :a/b 2}", "t.edn:1:1: duplicate key in namespaced map");
+	{
+		struct dh_val nul;
+
+		ok(dh_edn_parse(&nul, A, "[a\0b]", 5, "t.edn") == DH_EINVAL, "reject a NUL byte in a symbol");
+		is_str(dh_errmsg(), "t.edn:1:2: invalid character 0x00 in symbol", "message for the NUL byte");
+	}
 
 	/* nesting: 512 levels are fine, 513 are not, 100000 do not crash */
 	for (i = 0; i < 512; i++)
@@ -328,6 +336,28 @@ static void streaming(void)
 	dh_edn_reader_free(r);
 	fclose(f);
 
+	/* a pipe: each value is read as soon as its line is there */
+	{
+		int fds[2];
+
+		if (pipe(fds) == 0) {
+			FILE *in = fdopen(fds[0], "r");
+
+			alarm(20);  /* a reader that waits for more input hangs here */
+			write(fds[1], "[1 2]\n{:a 1}\n", 13);
+			dh_edn_reader_file(&r, in, "<pipe>");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_VECTOR, "first value from a pipe left open");
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_MAP, "second value from a pipe left open");
+			write(fds[1], "3", 1);
+			close(fds[1]);
+			ok(dh_edn_read(r, A, &v) == 0 && v.type == DH_LONG && v.u.i == 3, "last value at the end of the pipe");
+			ok(dh_edn_read(r, A, &v) == DH_ENOTFOUND, "then the end");
+			alarm(0);
+			dh_edn_reader_free(r);
+			fclose(in);
+		}
+	}
+
 	/* a sign at a chunk boundary */
 	f = tmpfile();
 	for (int i = 0; i < 65535; i++)
@@ -378,6 +408,70 @@ static void printing(void)
 	}
 }
 
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+/*
+ * Mutated input: every result is a value or a positioned error, and every
+ * value read prints as text that reads back equal.
+ */
+static void mutations(void)
+{
+	static const char seed[] =
+		"[{:db/id -1 :name \"Ivan\" :age 37N :tags #{:a :b/c} :score 1.5e3 :d 0.25M}\n"
+		" (sym ns/sym \\a \\newline \"esc\\t\\u00e9\") #inst \"2020-01-02T03:04:05.678+01:00\"\n"
+		" #uuid \"11111111-2222-3333-4444-555555555555\" ; comment\n"
+		" #_ [discarded] #my/tag {:k [1 2 3]} ##Inf 0x1F 36rZZ -9223372036854775808 nil true]";
+	static const char interesting[] = "[]{}()#\\\":;^ ,0123456789NMe.+-/_:ux\n\t";
+	char buf[sizeof(seed) + 8];
+	int i, consistent = 1, positioned = 1, valid = 0;
+
+	for (i = 0; i < 20000; i++) {
+		size_t n = sizeof(seed) - 1;
+		struct dh_val v, w;
+		int k, rc;
+
+		memcpy(buf, seed, n + 1);
+		for (k = 0, rc = 1 + (int)rnd(3); k < rc && n > 1; k++) {
+			size_t at = rnd((unsigned)n);
+
+			switch (rnd(4)) {
+			case 0: buf[at] = interesting[rnd(sizeof(interesting) - 1)]; break;
+			case 1: buf[at] = (char)rnd(256); break;
+			case 2: memmove(buf + at, buf + at + 1, n - at); n--; break;
+			default: n = at; buf[n] = '\0'; break;
+			}
+		}
+		dh_arena_reset(A);
+		rc = dh_edn_parse(&v, A, buf, n, "t.edn");
+		if (rc == 0) {
+			struct dh_buf b = DH_BUF_INIT;
+
+			valid++;
+			if (dh_edn_print(&b, &v) == 0 &&
+			    (dh_edn_parse(&w, A, b.data, b.len, "p") || !dh_val_eq(&v, &w))) {
+				if (consistent)
+					tap_diag("  %s\n  printed %s", buf, b.data);
+				consistent = 0;
+			}
+			dh_buf_release(&b);
+		} else if (rc != DH_EINVAL || strncmp(dh_errmsg(), "t.edn:", 6)) {
+			if (positioned)
+				tap_diag("  %d %s", rc, dh_errmsg());
+			positioned = 0;
+		}
+	}
+	ok(positioned, "20000 mutated inputs: each an error with a position or a value");
+	ok(consistent, "every value read from them prints and reads back equal (%d of them)", valid);
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
@@ -386,6 +480,7 @@ int main(void)
 	errors();
 	streaming();
 	printing();
+	mutations();
 	dh_arena_free(A);
 	return done_testing();
 }

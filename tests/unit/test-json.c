@@ -3,9 +3,11 @@
  * keywords, the "\:" escape, streaming several values, errors with
  * positions, printing and round trips.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh.h"
 #include "dh-value.h"
@@ -77,6 +79,66 @@ static struct dh_val edn(const char *text)
 
 	dh_edn_parse(&v, A, text, strlen(text), "test");
 	return v;
+}
+
+static uint64_t rng = 0x853c49e6748fea9bULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+/* Mutated input: a value or a positioned error; values print and read back. */
+static void mutations(void)
+{
+	static const char seed[] =
+		"[{\"db/id\": -1, \"name\": \"Ivan\", \":age\": 37, \"tags\": [\":a\", \"\\\\:b\"],\n"
+		" \"score\": 1.5e3, \"ok\": true, \"none\": null, \"s\": \"\\u00e9\\n\\ud83d\\ude00\"}, 0.25, -7]";
+	static const char interesting[] = "[]{}\",:\\ 0123456789.eE+-tfnu\n";
+	char buf[sizeof(seed) + 8];
+	int i, consistent = 1, positioned = 1, valid = 0;
+
+	for (i = 0; i < 20000; i++) {
+		size_t n = sizeof(seed) - 1;
+		struct dh_val v, w;
+		int k, rc;
+
+		memcpy(buf, seed, n + 1);
+		for (k = 0, rc = 1 + (int)rnd(3); k < rc && n > 1; k++) {
+			size_t at = rnd((unsigned)n);
+
+			switch (rnd(4)) {
+			case 0: buf[at] = interesting[rnd(sizeof(interesting) - 1)]; break;
+			case 1: buf[at] = (char)(1 + rnd(255)); break;
+			case 2: memmove(buf + at, buf + at + 1, n - at); n--; break;
+			default: n = at; buf[n] = '\0'; break;
+			}
+		}
+		dh_arena_reset(A);
+		rc = read1(&v, buf);
+		if (rc == 0) {
+			struct dh_buf b = DH_BUF_INIT;
+
+			valid++;
+			if (dh_json_print(&b, &v) == 0 && (read1(&w, b.data) || !dh_val_eq(&v, &w))) {
+				if (consistent)
+					tap_diag("  %s\n  printed %s", buf, b.data);
+				consistent = 0;
+			}
+			dh_buf_release(&b);
+		} else if (rc == DH_ENOTFOUND) {
+			/* only whitespace left */
+		} else if (rc != DH_EINVAL || strncmp(dh_errmsg(), "t.json:", 7)) {
+			if (positioned)
+				tap_diag("  %d %s", rc, dh_errmsg());
+			positioned = 0;
+		}
+	}
+	ok(positioned, "20000 mutated inputs: each an error with a position or a value");
+	ok(consistent, "every value read from them prints and reads back equal (%d of them)", valid);
 }
 
 int main(void)
@@ -209,6 +271,28 @@ int main(void)
 		fclose(f);
 	}
 	{
+		/* a pipe: each value is read as soon as its line is there */
+		int fds[2];
+		struct dh_json_reader *r;
+
+		if (pipe(fds) == 0) {
+			FILE *in = fdopen(fds[0], "r");
+
+			alarm(20);  /* a reader that waits for more input hangs here */
+			write(fds[1], "[1,2]\n{\"a\":1}\n", 14);
+			dh_json_reader_file(&r, in, "<pipe>");
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_VECTOR, "first value from a pipe left open");
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_MAP, "second value from a pipe left open");
+			write(fds[1], "3", 1);
+			close(fds[1]);
+			ok(dh_json_read(r, A, &v) == 0 && v.type == DH_LONG && v.u.i == 3, "last value at the end of the pipe");
+			ok(dh_json_read(r, A, &v) == DH_ENOTFOUND, "then the end");
+			alarm(0);
+			dh_json_reader_free(r);
+			fclose(in);
+		}
+	}
+	{
 		/* one value larger than the reader's window */
 		FILE *f = tmpfile();
 		struct dh_json_reader *r;
@@ -226,6 +310,7 @@ int main(void)
 		fclose(f);
 	}
 
+	mutations();
 	dh_arena_free(A);
 	return done_testing();
 }

@@ -1,0 +1,121 @@
+/*
+ * dh-io.h - moving whole databases: sync between stores, garbage
+ * collection and verification.
+ *
+ * Nodes are immutable and named by their hash, so copying a database is
+ * copying the nodes reachable from its heads that the destination lacks,
+ * children before parents, and moving the destination's heads last.  A
+ * node the destination already has is complete below (every writer writes
+ * children first), so walks stop there: a second sync moves only what
+ * changed.
+ */
+#ifndef DH_IO_H
+#define DH_IO_H
+
+#include <stdint.h>
+
+#include "dh.h"
+#include "dh-db.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sync -------------------------------------------------------------- */
+
+struct dh_sync_stats {
+	uint64_t nodes_copied;     /* nodes written to the destination (or that would be) */
+	uint64_t bytes_copied;
+	uint64_t nodes_present;    /* walks stopped at nodes the destination had */
+	uint64_t nodes_read;       /* nodes read from the source */
+	uint64_t heads_moved;
+	uint64_t heads_current;    /* heads already equal */
+};
+
+struct dh_sync_opts {
+	const char *branch;        /* NULL: every branch of the source */
+	int force;                 /* move heads even when not a fast-forward */
+	int dry_run;               /* read and count, write nothing */
+	/* Called now and then with the running totals (may be NULL). */
+	void (*progress)(const struct dh_sync_stats *stats, void *payload);
+	/* Called once per branch with what happened ("moved", "current", ...). */
+	void (*branch_done)(const char *branch, const char *old, const char *new, const char *what, void *payload);
+	void *payload;
+};
+
+/*
+ * dh_sync() - copy the database(s) of `src` into `dst`: every node reachable
+ * from the chosen heads that `dst` lacks, children before parents, in
+ * batches; then make them durable; then move each head of `dst` by
+ * compare-and-swap.  A head of `dst` that names a commit the source's head
+ * does not descend from is left alone with DH_ECONFLICT (message: not a
+ * fast-forward) unless opts->force.  Writes `format` to `dst` when absent.
+ * Interrupted, `dst` keeps its old heads and a rerun copies only what is
+ * still missing.  *stats (may be NULL) gets the totals.
+ * Returns 0; DH_ENOTFOUND (no such branch in src); DH_ECONFLICT (not a
+ * fast-forward, or a head moved during the sync); DH_ECORRUPT (a source
+ * node fails its hash or is not a libdh node; the message names the key;
+ * nothing of it is written); DH_EINVAL (the stores hold different formats);
+ * store errors.
+ */
+int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opts *opts,
+	struct dh_sync_stats *stats);
+
+/* ---- verify ------------------------------------------------------------ */
+
+struct dh_verify_stats {
+	uint64_t heads;
+	uint64_t commits;
+	uint64_t nodes;            /* distinct nodes checked */
+	uint64_t bytes;
+	uint64_t problems;
+};
+
+/*
+ * dh_verify() - walk everything reachable from every head of `st` (or of
+ * `branch` when not NULL): every node present and hashing to its name,
+ * every node a well-formed libdh node, every commit's parents present,
+ * every index tree sorted and consistent (dh_db_verify).  Each problem is
+ * passed to `cb` (a message naming the key) and counted; a non-zero return
+ * from cb stops.  Returns 0 when the store is sound, DH_ECORRUPT when a
+ * problem was found, store errors (when the walk itself could not run).
+ */
+int dh_verify(struct dh_store *st, const char *branch, dh_problem_cb cb, void *payload,
+	struct dh_verify_stats *stats);
+
+/* ---- gc ---------------------------------------------------------------- */
+
+struct dh_gc_opts {
+	int64_t grace_ms;          /* keep nodes unreachable for less than this; < 0: default (1 hour) */
+	int dry_run;               /* report, delete nothing */
+	/* Called with each node deleted (or that would be); may be NULL. */
+	void (*deleted)(const char *key, void *payload);
+	void *payload;
+};
+
+struct dh_gc_stats {
+	uint64_t nodes;            /* nodes in the store */
+	uint64_t reachable;
+	uint64_t deleted;
+	uint64_t pending;          /* unreachable, younger than the grace period: kept */
+};
+
+/*
+ * dh_gc() - delete the nodes of `st` that no head reaches.  A writer's
+ * nodes are unreachable until its head moves, so a node is deleted only
+ * once it has been seen unreachable for at least the grace period: each run
+ * records the unreachable nodes it keeps, with the time it first saw each,
+ * under the key `gc/pending`, and a later run deletes those still
+ * unreachable whose time has passed.  A grace period of 0 deletes every
+ * unreachable node at once (only safe when no writer is running).
+ * Returns 0; DH_EUNSUPPORTED when the backend cannot delete; DH_ECORRUPT
+ * when a reachable node is missing or corrupt (nothing is deleted then);
+ * store errors.
+ */
+int dh_gc(struct dh_store *st, const struct dh_gc_opts *opts, struct dh_gc_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
