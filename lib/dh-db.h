@@ -320,9 +320,12 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
  * dh_log_iter_new() - every datom in transaction order, for export: the
  * datoms of the history view (of the current view when history is not
  * kept) with from_tx <= tx <= to_tx (0 for either: unbounded), ordered by
- * tx, the transaction entity's datoms first, then e, a, retraction before
- * assertion, v.  Iterate with dh_iter_next().  Returns 0, DH_ENOMEM or
- * store errors.
+ * tx, the transaction entity's datoms first, then e, a (by ident),
+ * retraction before assertion, v.  A view's as-of and since narrow the
+ * range.  Streams from the log tree (every datom in transaction order) and
+ * the unindexed tail: memory stays small whatever the database's size.
+ * Iterate with dh_iter_next(); dh_iter_seek() is not supported on it.
+ * Returns 0, DH_ENOMEM or store errors.
  */
 int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int64_t to_tx);
 

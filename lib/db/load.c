@@ -378,6 +378,27 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 		if (dh_node_batch_size(batch) > (64u << 20) && (rc = dh_node_batch_write(batch)))
 			goto out;
 	}
+	/* the log: every datom, or the current ones without history */
+	{
+		size_t m = 0;
+
+		if (c.no_history) {
+			memcpy(ed, cur, ncur * sizeof(*ed));
+			m = ncur;
+		} else {
+			for (i = 0; i < l->n; i++) {
+				ed[m].d = l->d[i];
+				ed[m].op = DH_EDIT_PUT;
+				m++;
+			}
+		}
+		tc.ix = (enum dh_index)DH_TREE_LOG;
+		tc.history = 1;
+		lctx = &tc;
+		qsort(ed, m, sizeof(*ed), lcmp);
+		if ((rc = dh_tree_apply(&c.log, &tc, &c.log, ed, m, batch)))
+			goto out;
+	}
 	c.ndatoms = c.roots[0].count;
 	c.nparents = 1;
 	memcpy(c.parents[0], k->hex, DH_HASH_HEX + 1);

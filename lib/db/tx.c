@@ -1694,6 +1694,22 @@ static int purge_apply(struct tx *t, struct commit *c, struct dh_node_batch *bat
 		if (tr == 0)
 			c->ndatoms -= m;
 	}
+	{
+		struct dh_tree_ctx tc = { 0 };
+
+		tc.st = t->k->st;
+		tc.ix = (enum dh_index)DH_TREE_LOG;
+		tc.history = 1;
+		tc.rank = t->s->rank;
+		tc.nrank = (size_t)t->s->max + 1;
+		for (i = 0; i < nf; i++) {
+			ed[i].d = found[i].d;
+			ed[i].op = DH_EDIT_DEL;
+		}
+		pctx = &tc;
+		qsort(ed, nf, sizeof(*ed), pcmp);
+		rc = dh_tree_apply(&c->log, &tc, &c->log, ed, nf, batch);
+	}
 out:
 	free(found);
 	free(ed);

@@ -60,6 +60,12 @@ struct dh_tree_ctx {
 	size_t nrank;
 };
 
+/*
+ * The log tree is ordered by transaction: (tx, the tx entity before other
+ * entities, e, a, retraction before assertion, v); its key is the whole datom.
+ */
+#define DH_TREE_LOG 3
+
 struct dh_tree_root {
 	char hex[DH_HASH_HEX + 1]; /* "" for the empty tree */
 	uint32_t level;

@@ -89,9 +89,27 @@ static int cmp_comp(const struct dh_tree_ctx *c, int i, const struct dh_datom *x
 	}
 }
 
+static int log_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_datom *y, unsigned n)
+{
+	int r;
+
+	if ((r = cmp_i64(x->tx, y->tx)) || n < 2)
+		return r;
+	if ((r = (x->e != x->tx) - (y->e != y->tx)) || (r = cmp_i64(x->e, y->e)) || n < 3)
+		return r;
+	if ((r = cmp_attr(c, x->a, y->a)) || n < 4)
+		return r;
+	if (n > 4 && (r = (int)x->added - (int)y->added))
+		return r;
+	return dh_val_cmp(&x->v, &y->v);
+}
+
 int dh_tree_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_datom *y)
 {
 	int i, r;
+
+	if (c->ix == DH_TREE_LOG)
+		return log_cmp(c, x, y, 5);
 
 	for (i = 0; i < 3; i++)
 		if ((r = cmp_comp(c, i, x, y->e, y->a, &y->v, y->tx)))
@@ -108,6 +126,11 @@ int dh_bound_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const st
 	unsigned i;
 	int r;
 
+	if (c->ix == DH_TREE_LOG) {
+		struct dh_datom y = { .e = b->e, .a = b->a, .v = b->v, .tx = b->tx };
+
+		return b->n ? log_cmp(c, x, &y, b->n > 4 ? 4 : b->n) : 0;
+	}
 	for (i = 0; i < b->n && i < 4; i++)
 		if ((r = cmp_comp(c, (int)i, x, b->e, b->a, &b->v, b->tx)))
 			return r;

@@ -499,6 +499,81 @@ static void views(void)
 	dh_store_close(st);
 }
 
+/* The log holds every event with history, the current datoms without. */
+static void log_tree(void)
+{
+	int nh;
+
+	for (nh = 0; nh < 2; nh++) {
+		struct dh_store *st;
+		struct dh_conn *c;
+		struct dh_db_config cfg = { 0 };
+		struct dh_val schema = edn(SCHEMA);
+		struct dh_db *db, *h = NULL;
+		struct dh_iter *it;
+		const struct dh_datom *d;
+		char buf[128], uri[64];
+		int i, n, round, inorder;
+		int64_t prev;
+
+		cfg.initial_tx = &schema;
+		cfg.no_history = nh;
+		snprintf(uri, sizeof(uri), "mem://log%d", nh);
+		dh_store_open(&st, uri, DH_STORE_CREATE);
+		dh_db_create(st, &cfg);
+		dh_conn_open(&c, st, NULL);
+		for (round = 0; round < 2; round++) {
+			/* 20 then 40 transactions: a tail, then absorbed trees plus a tail */
+			for (i = 0; i < (round ? 40 : 20); i++) {
+				struct dh_val tx;
+
+				snprintf(buf, sizeof(buf), "[{:name \"k%d\" :n %d}]", i % 5, i);
+				tx = edn(buf);
+				dh_transact(NULL, c, &tx, 0);
+			}
+			dh_db_open(&db, st, NULL);
+			if (!nh)
+				dh_db_history(&h, db);
+			n = 0;
+			dh_iter_new(&it, nh ? db : h, DH_EAVT, NULL, NULL);
+			while (dh_iter_next(it, &d) > 0)
+				n++;
+			dh_iter_free(it);
+			dh_log_iter_new(&it, db, 0, 0);
+			inorder = 1;
+			prev = 0;
+			while (dh_iter_next(it, &d) > 0) {
+				if (d->tx < prev)
+					inorder = 0;
+				prev = d->tx;
+				n--;
+			}
+			dh_iter_free(it);
+			ok(n == 0 && inorder, "%s, %s: the log holds the %s datoms in tx order (%d off)",
+				nh ? "no history" : "history", round ? "absorbed" : "tail", nh ? "current" : "historic", n);
+			dh_log_iter_new(&it, db, DH_TX0 + 5, DH_TX0 + 6);
+			n = 0;
+			inorder = 1;
+			while (dh_iter_next(it, &d) > 0) {
+				n++;
+				if (d->tx < DH_TX0 + 5 || d->tx > DH_TX0 + 6)
+					inorder = 0;
+			}
+			dh_iter_free(it);
+			ok(inorder && n > 0, "%s, %s: a tx range of the log (%d datoms)", nh ? "no history" : "history",
+				round ? "absorbed" : "tail", n);
+			dh_db_close(h);
+			h = NULL;
+			dh_db_close(db);
+		}
+		dh_db_open(&db, st, NULL);
+		ok(!dh_db_verify(db, NULL, NULL), "%s: the log tree verifies", nh ? "no history" : "history");
+		dh_db_close(db);
+		dh_conn_close(c);
+		dh_store_close(st);
+	}
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
@@ -506,6 +581,7 @@ int main(void)
 	node_graph();
 	loader();
 	views();
+	log_tree();
 	dh_arena_free(A);
 	return done_testing();
 }
