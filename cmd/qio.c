@@ -76,10 +76,16 @@ static int timepoint(const char *t, int64_t *out, int *is_ms)
 int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 {
 	struct dh_db *cur;
+	char *resolved = NULL;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if ((rc = dh_store_open(&d->st, uri, DH_STORE_RDONLY)))
+	/* a Datahike config EDN file names its store too */
+	if ((rc = dh_config_resolve(&resolved, NULL, NULL, uri)))
+		return rc;
+	rc = dh_store_open(&d->st, resolved, DH_STORE_RDONLY);
+	free(resolved);
+	if (rc)
 		return dh_error_prefix(rc, "cannot open store '%s'", uri);
 	if ((rc = dh_db_open(&d->db, d->st, v->branch))) {
 		if (rc == DH_ENOTFOUND)

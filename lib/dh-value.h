@@ -30,7 +30,11 @@ struct dh_arena;
 int dh_arena_new(struct dh_arena **out);
 /* Free the arena and everything allocated from it. */
 void dh_arena_free(struct dh_arena *a);
-/* Free everything allocated from it but keep one block (the largest) for reuse. */
+/*
+ * Free everything allocated from it but keep memory for reuse: one block
+ * as large as what the arena held (up to 64 MiB), so repeating the same
+ * work allocates nothing.
+ */
 void dh_arena_reset(struct dh_arena *a);
 /* `size` bytes aligned for any type, or NULL (with DH_ENOMEM set). */
 void *dh_arena_alloc(struct dh_arena *a, size_t size);
@@ -114,6 +118,14 @@ int dh_val_copy(struct dh_val *out, struct dh_arena *a, const struct dh_val *v);
  */
 int dh_val_cmp(const struct dh_val *a, const struct dh_val *b);
 /*
+ * dh_val_numcmp() - Clojure's compare, <, == on numbers: exact across all
+ * numeric types (9007199254740993 > 9007199254740992.0, 10^30N < 1.0E31),
+ * 1 and 1.0 and 1M compare equal (no tie-break by kind, unlike
+ * dh_val_cmp()); NaN sorts after every number and equals itself.  When a
+ * or b is not a number, the result is dh_val_cmp()'s.  Returns <0, 0, >0.
+ */
+int dh_val_numcmp(const struct dh_val *a, const struct dh_val *b);
+/*
  * dh_val_eq() - Clojure's `=`: 1 (long) and 1.0 (double) are not equal, 1
  * and 1N are, and so are 1.0M and 1.00M, (1 2) and [1 2].  Unlike Clojure,
  * NaN equals NaN (an index must find what it stored).
@@ -149,7 +161,9 @@ void dh_edn_reader_free(struct dh_edn_reader *r);
  * dh_edn_read() - read the next top-level value into `out`, allocating from
  * `a`.  Returns 0; DH_ENOTFOUND at the end of input (only whitespace,
  * comments and discards left); DH_EINVAL for malformed input, the message
- * carrying name:line:column; DH_ENOMEM.
+ * carrying name:line:column; DH_EIO when reading the FILE fails; DH_ENOMEM.
+ * A FILE reader returns a value as soon as the line that ends it has been
+ * read, so values written to a pipe one per line are read as they come.
  */
 int dh_edn_read(struct dh_edn_reader *r, struct dh_arena *a, struct dh_val *out);
 /* Line and column (1-based) where the last value read started. */
@@ -160,7 +174,9 @@ int dh_edn_parse(struct dh_val *out, struct dh_arena *a, const char *text, size_
 
 /*
  * dh_edn_print() - append the EDN text of `v` to `out`, as Clojure prints it
- * (so reading it back gives an equal value).  Returns 0 or DH_ENOMEM.
+ * (so reading it back gives an equal value; byte arrays print as
+ * #bytes "base64", instants outside the years 0-9999 with a signed year).
+ * Returns 0 or DH_ENOMEM.
  */
 int dh_edn_print(struct dh_buf *out, const struct dh_val *v);
 
@@ -169,8 +185,9 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v);
 /*
  * Datahike's JSON binding: object keys become keywords; a string starting
  * with ':' is a keyword; a string starting with "\:" is a string starting
- * with ':'.  Integers are longs, other numbers doubles.  Reading is
- * streaming: several top-level JSON values may follow each other.
+ * with ':'.  Integers are longs (beyond 64 bits they are refused), other
+ * numbers doubles.  Reading is streaming: several top-level JSON values
+ * may follow each other.
  */
 struct dh_json_reader;
 
@@ -179,7 +196,13 @@ int dh_json_reader_file(struct dh_json_reader **out, FILE *f, const char *name);
 void dh_json_reader_free(struct dh_json_reader *r);
 /* Same contract as dh_edn_read(). */
 int dh_json_read(struct dh_json_reader *r, struct dh_arena *a, struct dh_val *out);
-/* Append the JSON text of `v` (the inverse mapping; sets become arrays). */
+/*
+ * dh_json_print() - append the compact JSON text of `v` (the inverse
+ * mapping: keywords as ":ns/name" strings, sets and lists as arrays,
+ * instants, UUIDs, bytes (base64), characters and symbols as strings).
+ * Returns 0; DH_EINVAL for NaN and infinities, which JSON cannot express
+ * (nothing is appended then); DH_ENOMEM.
+ */
 int dh_json_print(struct dh_buf *out, const struct dh_val *v);
 
 /* ---- CBOR (Datahike's dump encoding) ---------------------------------- */
@@ -188,9 +211,13 @@ int dh_json_print(struct dh_buf *out, const struct dh_val *v);
  * dh_cbor_encode() - append the deterministic CBOR encoding of `v`:
  * integers shortest form, keyword tag 39 ":ns/name", symbol tag 39
  * without colon, instant tag 0 RFC 3339 UTC (milliseconds only when not
- * zero), uuid tag 37 with 16 bytes, bigint tag 2/3, bigdec tag 4
- * [exponent mantissa], double 8 bytes, float 4 bytes, bytes as a byte
- * string, vectors and lists as arrays, maps as maps, sets tag 258.
+ * zero; years outside 0-9999 as tag 1 epoch seconds), uuid tag 37 with 16
+ * bytes, bigint tag 2/3, bigdec tag 4 [exponent mantissa], double 8 bytes,
+ * float 4 bytes, bytes as a byte string, vectors and lists as arrays, maps
+ * as maps and sets as tag 258 arrays (entries sorted by encoded key, so
+ * equal maps encode alike), characters and tagged literals as tag 27.
+ * Returns 0; DH_EINVAL for a malformed value (unknown type, bigdec text
+ * that is not a number); DH_ENOMEM.  Nothing is appended on failure.
  */
 int dh_cbor_encode(struct dh_buf *out, const struct dh_val *v);
 

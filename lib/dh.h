@@ -265,6 +265,16 @@ int dh_store_flush(struct dh_store *st);
  */
 int dh_store_cas(struct dh_store *st, const char *key, const char *old_value, const char *new_value);
 
+/*
+ * dh_store_tiered_uri() - the URI of a tiered store: `front` in front of
+ * `back` (any store URIs; escaped here) with the write and read policies
+ * named (NULL: the defaults), into `out` (replacing its contents).  See
+ * dh-store(5) for the policies.  Returns 0, DH_EUSAGE when a store is
+ * missing, DH_ENOMEM.
+ */
+int dh_store_tiered_uri(struct dh_buf *out, const char *front, const char *back, const char *write_policy,
+			const char *read_policy);
+
 /* ---- heads ------------------------------------------------------------- */
 
 #define DH_BRANCH_MAX 200

@@ -38,6 +38,32 @@ static char *str_of(const struct dh_val *v)
 	return strndup(v->u.s, v->len);
 }
 
+static int from_store_map(char **uri, const struct dh_val *store, const char *path);
+
+/*
+ * {:backend :tiered :frontend-config {...} :backend-config {...}
+ *  :write-policy :write-through :read-policy :frontend-first}, konserve's
+ * form: both configs become URIs, then one tiered: URI.
+ */
+static int tiered_uri(struct dh_buf *b, const struct dh_val *store, const char *path)
+{
+	const struct dh_val *fc = dh_map_getk(store, "frontend-config"), *bc = dh_map_getk(store, "backend-config");
+	const struct dh_val *wp = dh_map_getk(store, "write-policy"), *rp = dh_map_getk(store, "read-policy");
+	char *front = NULL, *back = NULL;
+	int rc;
+
+	if (!fc || fc->type != DH_MAP || !bc || bc->type != DH_MAP)
+		return dh_error_set(DH_EUSAGE, "%s: :store :backend :tiered needs :frontend-config and :backend-config maps",
+				    path);
+	if ((wp && wp->type != DH_KEYWORD) || (rp && rp->type != DH_KEYWORD))
+		return dh_error_set(DH_EUSAGE, "%s: :write-policy and :read-policy are keywords", path);
+	if (!(rc = from_store_map(&front, fc, path)) && !(rc = from_store_map(&back, bc, path)))
+		rc = dh_store_tiered_uri(b, front, back, wp ? wp->u.s : NULL, rp ? rp->u.s : NULL);
+	free(front);
+	free(back);
+	return rc;
+}
+
 static int from_store_map(char **uri, const struct dh_val *store, const char *path)
 {
 	const struct dh_val *backend = dh_map_getk(store, "backend");
@@ -69,6 +95,8 @@ static int from_store_map(char **uri, const struct dh_val *store, const char *pa
 			rc = dh_buf_addf(&b, "mem://%02x%02x%02x%02x", id->u.uuid[0], id->u.uuid[1], id->u.uuid[2], id->u.uuid[3]);
 		else
 			rc = dh_buf_adds(&b, "mem://default");
+	} else if (dh_val_is_kw(backend, "tiered")) {
+		rc = tiered_uri(&b, store, path);
 	} else {
 		return dh_error_set(DH_EUSAGE, "%s: :store :backend :%s is not supported here; give the store as a URI or add :uri",
 			path, backend->u.s);

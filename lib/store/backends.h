@@ -21,18 +21,6 @@ extern const struct dh_store_ops dh_store_dynamodb_ops;
 extern const struct dh_store_ops dh_store_tiered_ops;
 
 /*
- * dh_store_tiered_uri() - the tiered: URI of `front` in front of `back`
- * (any store URIs, escaped here) with the given policies (NULL: the
- * default), into `out` (replacing its contents).  For the translation of
- * Datahike's {:backend :tiered :frontend-config {...} :backend-config {...}
- * :write-policy :write-through :read-policy :frontend-first} maps: convert
- * the two nested configs to URIs, then call this with the policies' names.
- * Returns 0, DH_EUSAGE, DH_ENOMEM.
- */
-int dh_store_tiered_uri(struct dh_buf *out, const char *front, const char *back, const char *write_policy,
-			const char *read_policy);
-
-/*
  * dh_store_register_all() - register the `n` tables of `ops` all together:
  * validate each, check that no scheme is taken or repeated, then add them
  * under one lock.  On any failure nothing is registered.  Returns as

@@ -239,7 +239,8 @@ out:
 
 static void autoload(void)
 {
-	const char *env = getenv("DH_BACKEND_PATH");
+	/* like LD_LIBRARY_PATH, ignored in set-user-ID and set-group-ID programs */
+	const char *env = secure_getenv("DH_BACKEND_PATH");
 
 	while (env && *env) {
 		size_t len = strcspn(env, ":");

@@ -21,6 +21,7 @@
 #define ALIGN alignof(max_align_t)
 #define MIN_BLOCK 4096
 #define MAX_BLOCK (1u << 20)
+#define KEEP_MAX ((size_t)64 << 20)
 
 struct block {
 	struct block *next;
@@ -63,12 +64,26 @@ void dh_arena_free(struct dh_arena *a)
 void dh_arena_reset(struct dh_arena *a)
 {
 	struct block *b, *next, *keep = NULL;
+	size_t total = 0;
 
 	if (!a)
 		return;
-	for (b = a->head; b; b = b->next)
+	for (b = a->head; b; b = b->next) {
+		total += b->size;
 		if (!keep || b->size > keep->size)
 			keep = b;
+	}
+	/* Several blocks: replace them by one that holds as much (up to
+	 * KEEP_MAX), so the next round of the same work allocates nothing. */
+	if (keep && keep->size < total && keep->size < KEEP_MAX) {
+		size_t size = total < KEEP_MAX ? total : KEEP_MAX;
+		struct block *big = malloc(sizeof(*big) + size);
+
+		if (big) {
+			big->size = size;
+			keep = big;
+		}
+	}
 	for (b = a->head; b; b = next) {
 		next = b->next;
 		if (b != keep)

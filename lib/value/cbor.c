@@ -15,9 +15,13 @@
  * The item heads come from libcbor's cbor_encode_* functions; the
  * ordering, canonical NaNs and the choice of widths are done here.
  *
- * Decoding uses libcbor's allocation-free cbor_stream_decode() for one
- * item head at a time and builds values in the caller's arena, with no
- * malloc per value.  The input is hostile until proven otherwise: every
+ * Decoding reads one item head at a time; the heads that make up datoms
+ * (definite lengths, integers, tags, booleans, null, 4- and 8-byte floats)
+ * are decoded by hand because they are the hot path (libcbor's callbacks
+ * cost more than the decoding), the others (indefinite lengths, half
+ * floats, other simple values, reserved bytes) by libcbor's
+ * allocation-free cbor_stream_decode().  Values are built in the caller's
+ * arena, with no malloc per value.  The input is hostile until proven otherwise: every
  * claimed length is checked against the bytes that remain before anything
  * is allocated (the items still owed by all open arrays and maps must fit
  * in the rest of the input, one byte each at least), and nesting is
@@ -164,9 +168,12 @@ out:
 static int put_inst(struct dh_buf *out, int64_t ms)
 {
 	char t[64];
-	int n = dhv_inst_fmt(t, ms, 0, "Z"), rc;
+	int rc;
 
-	if (n >= 0) {
+	/* years 0000 to 9999, the range of RFC 3339 */
+	if (ms >= -62167219200000LL && ms < 253402300800000LL) {
+		int n = dhv_inst_fmt(t, ms, 0, "Z");
+
 		rc = put(out, enc_tag, 0);
 		return rc ? rc : put_text(out, enc_text, NULL, t, (size_t)n);
 	}
@@ -423,7 +430,6 @@ static int fail(const struct dec *s, size_t at, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
-	(void)s;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -433,12 +439,72 @@ static int fail(const struct dec *s, size_t at, const char *fmt, ...)
 /* Read the head at s->pos. */
 static int next_head(struct dec *s, struct head *h)
 {
+	static const enum kind major[] = { K_UINT, K_NEGINT, K_BYTES, K_TEXT, K_ARRAY, K_MAP, K_TAG };
 	struct cbor_decoder_result r;
 	size_t at = s->pos;
+	unsigned ib, ai;
 
-	memset(h, 0, sizeof(*h));
 	if (at >= s->len)
 		return fail(s, at, "truncated input");
+	/*
+	 * The heads that make up a datom (definite-length items, booleans,
+	 * null, 4- and 8-byte floats) are decoded here, as they are the hot
+	 * path; the rest (indefinite lengths, half floats, other simple
+	 * values, reserved bytes) by libcbor.
+	 */
+	ib = s->d[at];
+	ai = ib & 31;
+	if (ib < 0xe0 && ai <= 27) {
+		size_t hl = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24)), k;
+		uint64_t u = ai;
+
+		if (hl > s->len - at)
+			return fail(s, at, "truncated input");
+		if (ai >= 24)
+			for (u = 0, k = 1; k < hl; k++)
+				u = u << 8 | s->d[at + k];
+		h->kind = major[ib >> 5];
+		h->u = u;
+		if (h->kind == K_BYTES || h->kind == K_TEXT) {
+			if (u > s->len - at - hl)
+				return fail(s, at, "truncated input");
+			h->p = s->d + at + hl;
+			h->n = (size_t)u;
+			hl += h->n;
+		}
+		s->pos += hl;
+		return 0;
+	}
+	if (ib >= 0xf4 && ib <= 0xf6) {
+		h->kind = ib == 0xf6 ? K_NULL : K_BOOL;
+		h->u = ib == 0xf5;
+		s->pos++;
+		return 0;
+	}
+	if ((ib == 0xfa || ib == 0xfb) && s->len - at >= (ib == 0xfa ? 5u : 9u)) {
+		uint64_t u = 0;
+		size_t k, n = ib == 0xfa ? 4 : 8;
+
+		for (k = 1; k <= n; k++)
+			u = u << 8 | s->d[at + k];
+		if (n == 4) {
+			uint32_t w = (uint32_t)u;
+			float f;
+
+			memcpy(&f, &w, 4);
+			h->kind = K_F32;
+			h->f = f;
+		} else {
+			double d;
+
+			memcpy(&d, &u, 8);
+			h->kind = K_F64;
+			h->f = d;
+		}
+		s->pos += 1 + n;
+		return 0;
+	}
+	h->kind = K_NONE;
 	r = cbor_stream_decode(s->d + at, s->len - at, &callbacks, h);
 	if (r.status == CBOR_DECODER_NEDATA)
 		return fail(s, at, "truncated input");
@@ -464,8 +530,7 @@ static int owe(struct dec *s, uint64_t n, size_t at, const char *what)
  * The bytes of a definite string, or of all chunks of an indefinite one
  * (concatenated in the arena), as *p / *n.  `h` is the head already read.
  */
-static int string_bytes(struct dec *s, const struct head *h, size_t at, const unsigned char **p,
-                        size_t *n)
+static int string_bytes(struct dec *s, const struct head *h, const unsigned char **p, size_t *n)
 {
 	enum kind chunk = h->kind == K_BYTES_INDEF ? K_BYTES : K_TEXT;
 	size_t start = s->pos, total = 0;
@@ -502,7 +567,6 @@ static int string_bytes(struct dec *s, const struct head *h, size_t at, const un
 		memcpy(buf + total, c.p, c.n);
 		total += c.n;
 	}
-	(void)at;
 	*p = buf;
 	*n = total;
 	return 0;
@@ -619,7 +683,6 @@ static int tag_string(struct dec *s, const unsigned char **p, size_t *n, enum ki
                       uint64_t tag, size_t at)
 {
 	struct head h;
-	size_t hat = s->pos;
 	int rc = next_head(s, &h);
 
 	if (rc)
@@ -628,7 +691,7 @@ static int tag_string(struct dec *s, const unsigned char **p, size_t *n, enum ki
 	if (h.kind != want && h.kind != (want == K_TEXT ? K_TEXT_INDEF : K_BYTES_INDEF))
 		return fail(s, at, "tag %llu needs a %s string", (unsigned long long)tag,
 		            want == K_TEXT ? "text" : "byte");
-	return string_bytes(s, &h, hat, p, n);
+	return string_bytes(s, &h, p, n);
 }
 
 static int bignum(struct dec *s, struct dh_val *out, uint64_t tag, size_t at)
@@ -861,7 +924,7 @@ static int item(struct dec *s, struct dh_val *out, int depth)
 	case K_BYTES_INDEF:
 	case K_TEXT:
 	case K_TEXT_INDEF:
-		rc = string_bytes(s, &h, at, &p, &n);
+		rc = string_bytes(s, &h, &p, &n);
 		if (rc)
 			return rc;
 		return text_value(s, out, h.kind == K_BYTES || h.kind == K_BYTES_INDEF ? DH_BYTES : DH_STRING,

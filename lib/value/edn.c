@@ -41,6 +41,7 @@ struct dh_edn_reader {
 	size_t sp, scap;
 	struct dh_arena *a;
 	int ioerr;
+	int started;           /* a byte order mark was looked for */
 };
 
 /* read_form()'s result when it consumed a #_ discard and produced nothing */
@@ -822,7 +823,8 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 		*out = dh_bool(0);
 		return 0;
 	}
-	if (!valid_name(t, n))
+	/* ".5" is neither a number nor a symbol */
+	if (!valid_name(t, n) || (t[0] == '.' && n > 1 && t[1] >= '0' && t[1] <= '9'))
 		return fail(r, start, "invalid symbol '%s'", t);
 	return dh_val_text(out, r->a, DH_SYMBOL, t, n);
 }
@@ -1071,6 +1073,12 @@ int dh_edn_read(struct dh_edn_reader *r, struct dh_arena *a, struct dh_val *out)
 {
 	r->a = a;
 	r->sp = 0;
+	if (!r->started) {
+		/* a UTF-8 byte order mark, as some editors write, is not text */
+		r->started = 1;
+		if (peekc(r) == 0xEF && r->end - r->pos >= 3 && !memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3))
+			r->pos += 3;
+	}
 	for (;;) {
 		int c, rc;
 
@@ -1229,9 +1237,7 @@ int dh_edn_print(struct dh_buf *out, const struct dh_val *v)
 	case DH_SYMBOL:
 		return dh_buf_add(out, v->u.s, v->len);
 	case DH_INST:
-		if (dhv_inst_fmt(t, v->u.i, 1, "-00:00") < 0)
-			return dh_error_set(DH_EINVAL, "instant %lld ms is outside the years 0 to 9999",
-			                    (long long)v->u.i);
+		dhv_inst_fmt(t, v->u.i, 1, "-00:00");
 		return dh_buf_addf(out, "#inst \"%s\"", t);
 	case DH_UUID:
 		dhv_uuid_fmt(t, v->u.uuid);

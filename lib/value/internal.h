@@ -79,16 +79,17 @@ DHV_HIDDEN int dhv_bigint_to_bytes(struct dh_buf *out, const char *d, size_t nd,
 
 /*
  * dhv_inst_parse() - parse RFC 3339 / Clojure #inst text ("2020",
- * "2020-01-02T03:04:05.123456+01:00", "...Z") into milliseconds since the
- * epoch (fraction truncated to milliseconds).  Returns 0 or -1 with a short
+ * "2020-01-02T03:04:05.123456+01:00", "...Z"; also ISO 8601 expanded
+ * years "+12345-..." and "-0044-...") into milliseconds since the epoch
+ * (fraction truncated to milliseconds).  Returns 0 or -1 with a short
  * reason in *why.
  */
 DHV_HIDDEN int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why);
 /*
- * dhv_inst_fmt() - "yyyy-MM-ddTHH:mm:ss.SSS" followed by `zone` when
- * `millis` or the millisecond part is non-zero, else without ".SSS".
- * out needs 64 bytes.  Returns the length, or -1 for a year outside
- * 0..9999.
+ * dhv_inst_fmt() - "yyyy-MM-ddTHH:mm:ss.SSS" followed by `zone`, without
+ * ".SSS" when neither `millis` nor the millisecond part is set.  Years
+ * outside 0..9999 are written with a sign (ISO 8601 expanded: "+10000",
+ * "-0001").  out needs 64 bytes.  Returns the length.
  */
 DHV_HIDDEN int dhv_inst_fmt(char *out, int64_t ms, int millis, const char *zone);
 

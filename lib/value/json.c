@@ -38,6 +38,7 @@ struct dh_json_reader {
 	size_t feed;          /* how far jansson has been fed */
 	int line, col;        /* of data[pos] */
 	int ioerr;
+	int started;          /* a byte order mark was looked for */
 };
 
 int dh_json_reader_mem(struct dh_json_reader **out, const char *data, size_t len, const char *name)
@@ -240,12 +241,13 @@ static int conv(struct conv *c, struct dh_val *out, json_t *j, int depth)
 		out->type = DH_VECTOR;
 	} else {
 		const char *key;
+		size_t keylen;
 		json_t *v;
 		long dup;
 
 		i = 0;
-		json_object_foreach(j, key, v) {
-			rc = conv_string(c, &items[i], key, strlen(key), 1);
+		json_object_keylen_foreach(j, key, keylen, v) {
+			rc = conv_string(c, &items[i], key, keylen, 1);
 			if (!rc)
 				rc = conv(c, &items[i + 1], v, depth + 1);
 			if (rc)
@@ -271,6 +273,14 @@ int dh_json_read(struct dh_json_reader *r, struct dh_arena *a, struct dh_val *ou
 	json_t *j;
 	int rc;
 
+	if (!r->started) {
+		/* a UTF-8 byte order mark, as some editors write, is not text */
+		r->started = 1;
+		if (r->pos == r->end)
+			more(r);
+		if (r->end - r->pos >= 3 && !memcmp(r->data + r->pos, "\xEF\xBB\xBF", 3))
+			r->pos += 3;
+	}
 	/* whitespace between values is ours, so we can tell the end */
 	for (;;) {
 		if (r->pos == r->end && !more(r))
@@ -422,10 +432,7 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 	case DH_SYMBOL:
 		return put_str_value(out, v->u.s, v->len);
 	case DH_INST:
-		if (dhv_inst_fmt(t, v->u.i, 1, "Z") < 0)
-			return dh_error_set(DH_EINVAL, "instant %lld ms is outside the years 0 to 9999",
-			                    (long long)v->u.i);
-		return put_string(out, t, strlen(t), NULL);
+		return put_string(out, t, (size_t)dhv_inst_fmt(t, v->u.i, 1, "Z"), NULL);
 	case DH_UUID:
 		dhv_uuid_fmt(t, v->u.uuid);
 		return put_string(out, t, 36, NULL);

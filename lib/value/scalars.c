@@ -63,6 +63,16 @@ static void fmt_e(char *out, size_t size, int prec, double d)
 			*p = '.';
 }
 
+/* Whether d printed with p significant digits (into tmp) reads back. */
+static int reads_back(char *tmp, size_t size, int p, double d, int is_float)
+{
+	double back;
+
+	fmt_e(tmp, size, p - 1, d);
+	back = dhv_strtod(tmp, NULL);
+	return is_float ? (float)back == (float)d : back == d;
+}
+
 /*
  * Shortest decimal digits of d that read back to d: digits into dig (no
  * point, trailing zeros removed), returns the count; *exp10 gets the
@@ -74,13 +84,28 @@ static int shortest_digits(char *dig, int *exp10, double d, int is_float)
 	int p, n = 0, maxp = is_float ? 9 : 17;
 	const char *q;
 
-	for (p = 1; p <= maxp; p++) {
-		double back;
-
-		fmt_e(tmp, sizeof(tmp), p - 1, d);
-		back = dhv_strtod(tmp, NULL);
-		if (is_float ? (float)back == (float)d : back == d)
+	/*
+	 * Reading back is monotonic in the number of digits (p digits that
+	 * read back are also p + 1 digits ending in 0, and the closest p + 1
+	 * digits are no farther), so: short values by trying 1 to 3 digits,
+	 * the rest by bisection up to 17 (9 for floats).
+	 */
+	for (p = 1; p <= 3; p++)
+		if (reads_back(tmp, sizeof(tmp), p, d, is_float))
 			break;
+	if (p > 3) {
+		int lo = 4, hi = maxp;
+
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			if (reads_back(tmp, sizeof(tmp), mid, d, is_float))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		p = lo;
+		fmt_e(tmp, sizeof(tmp), p - 1, d);
 	}
 	if (p == 1) {
 		/* Java shows at least two significant digits in E notation and
@@ -435,14 +460,21 @@ static int digits_at(const char *s, size_t len, size_t at, int n, int *val)
 int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why)
 {
 	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int year, month = 1, day = 1, hour = 0, min = 0, sec = 0, frac = 0, fd = 0;
-	int off = 0, oh, om;
+	int month = 1, day = 1, hour = 0, min = 0, sec = 0, frac = 0, fd = 0;
+	int off = 0, oh, om, ysign = 0;
+	int64_t year = 0, t, dayms;
 	size_t i = 0;
 
 	*why = "malformed timestamp";
-	if (digits_at(s, len, 0, 4, &year))
+	/* four digits, or ISO 8601's expanded years: a sign and 4 to 9 digits */
+	if (len && (s[0] == '+' || s[0] == '-'))
+		ysign = s[i++] == '-' ? -1 : 1;
+	for (; i < len && s[i] >= '0' && s[i] <= '9' && i < 10; i++)
+		year = year * 10 + (s[i] - '0');
+	if (ysign ? i < 5 : i != 4)
 		return -1;
-	i = 4;
+	if (ysign)
+		year *= ysign;
 	if (i < len && s[i] == '-') {
 		if (digits_at(s, len, i + 1, 2, &month))
 			return -1;
@@ -507,31 +539,46 @@ int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why)
 		*why = "time out of range";
 		return -1;
 	}
-	*ms = ((days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
-	        hour * 3600 + min * 60 + sec - off * 60) * 1000) + frac;
+	t = days_from_civil(year, (unsigned)month, (unsigned)day);
+	/* milliseconds into the day (the offset included); for days before
+	 * the epoch, count from the day after, so that the earliest instant
+	 * (INT64_MIN ms) does not overflow on the way */
+	dayms = ((int64_t)hour * 3600 + min * 60 + sec - off * 60) * 1000 + frac;
+	if (t < 0) {
+		t++;
+		dayms -= 86400000;
+	}
+	if (__builtin_mul_overflow(t, 86400000, &t) || __builtin_add_overflow(t, dayms, &t)) {
+		*why = "instant out of range";
+		return -1;
+	}
+	*ms = t;
 	return 0;
 }
 
 int dhv_inst_fmt(char *out, int64_t ms, int millis, const char *zone)
 {
-	int64_t days, secs, y;
+	int64_t days = ms / 86400000, rem = ms % 86400000, y;
 	unsigned m, d;
-	int msec;
+	int secs, msec, n;
 
 	/* floor division, so instants before 1970 come out right */
-	days = ms / 86400000;
-	if (ms % 86400000 < 0)
+	if (rem < 0) {
+		rem += 86400000;
 		days--;
-	secs = (ms - days * 86400000) / 1000;
-	msec = (int)((ms - days * 86400000) % 1000);
+	}
+	secs = (int)(rem / 1000);
+	msec = (int)(rem % 1000);
 	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999)
-		return -1;
+	if (y >= 0 && y <= 9999)
+		n = sprintf(out, "%04d", (int)y);
+	else
+		n = sprintf(out, "%c%04lld", y < 0 ? '-' : '+', (long long)(y < 0 ? -y : y));
 	if (millis || msec)
-		return sprintf(out, "%04d-%02u-%02uT%02d:%02d:%02d.%03d%s", (int)y, m, d,
-		               (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), msec, zone);
-	return sprintf(out, "%04d-%02u-%02uT%02d:%02d:%02d%s", (int)y, m, d,
-	               (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), zone);
+		return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d.%03d%s", m, d, secs / 3600,
+		                   secs / 60 % 60, secs % 60, msec, zone);
+	return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d%s", m, d, secs / 3600, secs / 60 % 60,
+	                   secs % 60, zone);
 }
 
 /* ---- UUIDs --------------------------------------------------------------- */
@@ -725,6 +772,17 @@ int dhv_utf8_valid(const char *s, size_t n, size_t *bad)
 		uint32_t c;
 		int k;
 
+		/* ASCII eight bytes at a time */
+		while (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		if (p[i] < 0x80) {
 			i++;
 			continue;

@@ -264,6 +264,13 @@ static int num_cmp(const struct dh_val *a, const struct dh_val *b)
 	return (ka > kb) - (ka < kb);
 }
 
+int dh_val_numcmp(const struct dh_val *a, const struct dh_val *b)
+{
+	if (!is_number(a->type) || !is_number(b->type))
+		return dh_val_cmp(a, b);
+	return num_cmp_value(a, b);
+}
+
 /* ---- text ---------------------------------------------------------------- */
 
 /* Java's String.compareTo on UTF-8: code point order except that U+E000..

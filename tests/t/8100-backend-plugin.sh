@@ -72,6 +72,38 @@ test_expect_success 'head compare-and-swap through the plugin' '
 	echo $b >expect && dh-store "flatdir://$TRASH/flat" head t >actual && test_cmp expect actual
 '
 
+q='[:find ?n ?a :where [?e :name ?n] [?e :age ?a]]'
+
+test_expect_success 'a database to sync' '
+	dh-create db &&
+	echo "[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+	       {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact db >/dev/null &&
+	awk "BEGIN { printf \"[\"; for (i = 1; i <= 300; i++) printf \"{:name \\\"p%d\\\" :age %d}\", i, i % 90; print \"]\" }" |
+		dh-transact db >/dev/null &&
+	echo "[[:db/retract [:name \"p7\"] :age 7]]" | dh-transact db >/dev/null &&
+	dh-query -o tsv db "$q" | sort >db.out && test $(wc -l <db.out) -eq 299
+'
+
+test_expect_success 'dh-sync file -> flatdir plugin -> file: identical query results' '
+	dh-sync -q db "flatdir://$TRASH/dbflat" &&
+	dh-verify "flatdir://$TRASH/dbflat" &&
+	dh-query -o tsv "flatdir://$TRASH/dbflat" "$q" | sort >flat.out &&
+	test_cmp db.out flat.out &&
+	dh-sync -q "flatdir://$TRASH/dbflat" back-db &&
+	dh-query -o tsv back-db "$q" | sort >back.out &&
+	test_cmp db.out back.out &&
+	dh-store db head >h1 && dh-store back-db head >h2 && test_cmp h1 h2
+'
+
+test_expect_success 'transactions and queries run directly on the plugin store' '
+	echo "[{:name \"flat\" :age 1}]" | dh-transact "flatdir://$TRASH/dbflat" >/dev/null &&
+	dh-query "flatdir://$TRASH/dbflat" "[:find ?a . :where [?e :name \"flat\"] [?e :age ?a]]" >out &&
+	echo 1 >expect && test_cmp expect out &&
+	dh-sync -q "flatdir://$TRASH/dbflat" back-db &&
+	dh-query back-db "[:find ?a . :where [?e :name \"flat\"] [?e :age ?a]]" >out &&
+	test_cmp expect out
+'
+
 test_expect_success 'without DH_BACKEND_PATH the scheme is unknown' '
 	test_expect_code 2 env -u DH_BACKEND_PATH dh-store "flatdir://$TRASH/flat" list 2>err &&
 	grep "unknown store scheme .flatdir." err

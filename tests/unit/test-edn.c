@@ -196,6 +196,8 @@ static void collections(void)
 	rt("[[[[]]]]", "[[[[]]]]");
 	rt("{[1 2] #{3}}", "{[1 2] #{3}}");
 	rt("#! shebang line\n[1]", "[1]");
+	rt("\xef\xbb\xbf{:a 1}", "{:a 1}");
+	bad("\xef\xbb\xbf  ]", "t.edn:1:3: unexpected ']'");
 	rt("{1 :a 1.0 :b 1M :c}", "{1 :a, 1.0 :b, 1M :c}");
 	bad("{1 :a 1N :c}", "t.edn:1:7: duplicate map key 1N");
 	parse(&v, "{:db/id 1 :name \"x\"}");
@@ -237,6 +239,7 @@ static void errors(void)
 	bad("/a", "t.edn:1:1: invalid symbol '/a'");
 	bad("a/b/c", "t.edn:1:1: invalid symbol 'a/b/c'");
 	bad("foo:", "t.edn:1:1: invalid symbol 'foo:'");
+	bad(".5", "t.edn:1:1: invalid symbol '.5'");
 	bad("##Foo", "t.edn:1:1: invalid symbolic value '##Foo'");
 	bad("#inst \"2020-13-01\"", "t.edn:1:1: invalid #inst \"2020-13-01\": month out of range");
 	bad("#inst \"2021-02-29\"", "t.edn:1:1: invalid #inst \"2021-02-29\": day out of range");
@@ -399,12 +402,28 @@ static void printing(void)
 	v.len = 2;
 	v.u.items = items;
 	is_str(show(&v), "#inst 5", "tagged literal printing");
-	v = dh_inst(INT64_MAX);
+	/* years beyond 0..9999 print with a sign and read back */
 	{
-		struct dh_buf b = DH_BUF_INIT;
+		static const int64_t ms[] = { INT64_MAX, INT64_MIN, 253402300800000LL, -62167219200001LL,
+		                              -62135596800000LL };
+		static const char *want[] = {
+			"#inst \"+292278994-08-17T07:12:55.807-00:00\"",
+			"#inst \"-292275055-05-16T16:47:04.192-00:00\"",
+			"#inst \"+10000-01-01T00:00:00.000-00:00\"",
+			"#inst \"-0001-12-31T23:59:59.999-00:00\"",
+			"#inst \"0001-01-01T00:00:00.000-00:00\"",
+		};
 
-		ok(dh_edn_print(&b, &v) == DH_EINVAL, "instant beyond year 9999 cannot print as #inst");
-		dh_buf_release(&b);
+		for (int i = 0; i < 5; i++) {
+			struct dh_val w;
+
+			v = dh_inst(ms[i]);
+			is_str(show(&v), want[i], "instant %lld ms", (long long)ms[i]);
+			ok(parse(&w, want[i]) == 0 && w.type == DH_INST && w.u.i == ms[i], "%s reads back", want[i]);
+		}
+		bad("#inst \"+292278994-08-17T07:12:55.808Z\"",
+		    "t.edn:1:1: invalid #inst \"+292278994-08-17T07:12:55.808Z\": instant out of range");
+		bad("#inst \"+123-01-01\"", "t.edn:1:1: invalid #inst \"+123-01-01\": malformed timestamp");
 	}
 }
 
@@ -472,6 +491,56 @@ static void mutations(void)
 	ok(consistent, "every value read from them prints and reads back equal (%d of them)", valid);
 }
 
+/* Random doubles and floats print as text that reads back to the same bits. */
+static void float_text(void)
+{
+	int i, dbl = 1, flt = 1, shortest = 1;
+
+	for (i = 0; i < 30000; i++) {
+		uint64_t bits = (uint64_t)rnd(1u << 31) << 33 ^ (uint64_t)rnd(1u << 31) << 2 ^ rnd(4);
+		uint32_t fbits = (uint32_t)bits;
+		double d, back;
+		float f;
+		struct dh_val v, w;
+		char *t;
+
+		memcpy(&d, &bits, 8);
+		memcpy(&f, &fbits, 4);
+		if (isfinite(d)) {
+			v = dh_double(d);
+			t = show(&v);
+			if (parse(&w, t) || w.type != DH_DOUBLE || memcmp(&w.u.d, &d, 8)) {
+				if (dbl)
+					tap_diag("  %.17g printed %s", d, t);
+				dbl = 0;
+			}
+			/* no more digits than %.17g needs */
+			{
+				char g[40];
+
+				snprintf(g, sizeof(g), "%.17g", d);
+				back = strtod(g, NULL);
+				if (back == d && strlen(t) > strlen(g) + 6)
+					shortest = 0;
+			}
+		}
+		if (isfinite(f)) {
+			v.type = DH_FLOAT;
+			v.len = 0;
+			v.u.d = f;
+			t = show(&v);
+			if (parse(&w, t) || (float)w.u.d != f) {
+				if (flt)
+					tap_diag("  float %.9g printed %s", (double)f, t);
+				flt = 0;
+			}
+		}
+	}
+	ok(dbl, "30000 random doubles print and read back bit for bit");
+	ok(flt, "30000 random floats print and read back");
+	ok(shortest, "and no longer than needed");
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
@@ -481,6 +550,7 @@ int main(void)
 	streaming();
 	printing();
 	mutations();
+	float_text();
 	dh_arena_free(A);
 	return done_testing();
 }

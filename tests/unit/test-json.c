@@ -147,6 +147,8 @@ int main(void)
 
 	dh_arena_new(&A);
 
+	conv("\xef\xbb\xbf{\"a\": 1}", "{:a 1}", "{\"a\":1}");
+	bad("\xef\xbb\xbf  ]", "t.json:1:3: unexpected token near ']'");
 	conv("null", "nil", "null");
 	conv("true", "true", "true");
 	conv("false", "false", "false");
@@ -175,6 +177,16 @@ int main(void)
 	conv("[{\"db/ident\": \":person/name\", \"db/valueType\": \":db.type/string\", \"db/cardinality\": \":db.cardinality/one\"}]",
 	     "[{:db/ident :person/name, :db/valueType :db.type/string, :db/cardinality :db.cardinality/one}]",
 	     "[{\"db/ident\":\":person/name\",\"db/valueType\":\":db.type/string\",\"db/cardinality\":\":db.cardinality/one\"}]");
+
+	/* NUL inside strings is kept; jansson refuses it in keys */
+	{
+		const char text[] = "{\"ab\": \"c\\u0000d\"}";
+
+		ok(read1(&v, text) == 0 && v.type == DH_MAP && v.u.items[1].len == 3 && v.u.items[1].u.s[1] == '\0',
+		   "NUL inside a string is kept");
+		is_str(json_of(&v), "{\"ab\":\"c\\u0000d\"}", "and printed back escaped");
+		bad("{\"a\\u0000b\": 1}", "t.json:1:11: NUL byte in object key not supported near '\"a\\u0000b\"'");
+	}
 
 	/* printing of values JSON has no type for */
 	v = edn("#{1}");
@@ -210,6 +222,7 @@ int main(void)
 	bad("  [1, @]", "t.json:1:7: invalid token near '@'");
 	bad("{\"a\": 1, \"a\": 2}", "t.json:1:12: duplicate object key near '\"a\"'");
 	bad("{\"a\": 1, \":a\": 2}", "t.json:1:1: duplicate object key \"a\"");
+	bad("[12345678901234567890]", "t.json:1:21: too big integer near '12345678901234567890'");
 	bad("\"\\x\"", "t.json:1:3: invalid escape near '\"\\x'");
 	bad("\n\n  tru", "t.json:3:5: invalid token near 'tru'");
 	bad("\"\xff\"", "t.json:1:1: unable to decode byte 0xff near '\"'");

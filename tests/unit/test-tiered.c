@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "dh-backend.h"
-#include "store/backends.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/dh-test-tiered-XXXXXX";

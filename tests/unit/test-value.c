@@ -248,6 +248,30 @@ static void order(void)
 	}
 }
 
+static int ncmp(const char *x, const char *y)
+{
+	struct dh_val a = edn(x), b = edn(y);
+	int r = dh_val_numcmp(&a, &b);
+
+	return (r > 0) - (r < 0);
+}
+
+static void numeric(void)
+{
+	is_int(ncmp("1", "1.0"), 0, "numcmp 1 1.0");
+	is_int(ncmp("1", "1M"), 0, "numcmp 1 1M");
+	is_int(ncmp("1.0", "1.00M"), 0, "numcmp 1.0 1.00M");
+	is_int(ncmp("2N", "2"), 0, "numcmp 2N 2");
+	is_int(ncmp("9007199254740993", "9007199254740992.0"), 1, "numcmp is exact for longs beyond 2^53");
+	is_int(ncmp("1000000000000000000000000000000N", "1.0E31"), -1, "numcmp 10^30N < 1.0E31");
+	is_int(ncmp("0.1M", "0.1"), -1, "numcmp 0.1M < 0.1 (the double is a little more)");
+	is_int(ncmp("-1.5", "-2N"), 1, "numcmp -1.5 > -2N");
+	is_int(ncmp("##NaN", "##Inf"), 1, "numcmp NaN after Inf");
+	is_int(ncmp("##NaN", "##NaN"), 0, "numcmp NaN NaN");
+	is_int(ncmp("##-Inf", "-9223372036854775808"), -1, "numcmp -Inf < min long");
+	is_int(ncmp("1", ":a"), 1, "numcmp of a non-number falls back to the index order");
+}
+
 static void hashing(void)
 {
 	struct dh_val a = edn("\"abc\""), b = edn(":abc"), c = edn("abc");
@@ -336,6 +360,7 @@ int main(void)
 	dh_arena_new(&A);
 	arena();
 	order();
+	numeric();
 	hashing();
 	maps_and_copies();
 	dh_arena_free(A);
