@@ -1190,9 +1190,13 @@ out:
 }
 
 /* Rebuild attribute definitions of schema entities touched by this tx. */
-static int refresh_schema(struct tx *t, const struct dh_val *form)
+/*
+ * `final`: the end of the transaction.  Before it, a schema entity still
+ * missing parts (built by separate :db/add operations) stays pending.
+ */
+static int refresh_schema(struct tx *t, const struct dh_val *form, int final)
 {
-	size_t i;
+	size_t i, keep = 0;
 	int rc = 0;
 
 	for (i = 0; i < t->nschema_ents; i++) {
@@ -1211,6 +1215,10 @@ static int refresh_schema(struct tx *t, const struct dh_val *form)
 				goto next;
 			if (a != AID_IDENT && a != AID_DOC && v[a].n)
 				present_any = 1;
+		}
+		if (!final && (!v[AID_IDENT].n || (present_any && (!v[AID_VALUETYPE].n || !v[AID_CARDINALITY].n)))) {
+			t->schema_ents[keep++] = e;
+			goto next;
 		}
 		if (!v[AID_IDENT].n) {
 			if (present_any)
@@ -1381,7 +1389,7 @@ next:
 		if (rc)
 			return rc;
 	}
-	t->nschema_ents = 0;
+	t->nschema_ents = keep;
 	return 0;
 }
 
@@ -1935,9 +1943,11 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 	for (i = 0; i < t.nops; i++) {
 		if ((rc = apply_op(&t, &t.ops[i])))
 			goto out;
-		if (t.ops[i].form_end && t.nschema_ents && (rc = refresh_schema(&t, t.ops[i].form)))
+		if (t.ops[i].form_end && t.nschema_ents && (rc = refresh_schema(&t, t.ops[i].form, 0)))
 			goto out;
 	}
+	if (t.nschema_ents && (rc = refresh_schema(&t, t.nops ? t.ops[t.nops - 1].form : tx_data, 1)))
+		goto out;
 	if ((rc = upkeep_tuples(&t)))
 		goto out;
 	if (!t.instant_given) {
