@@ -18,7 +18,10 @@
  *    build the next transaction on.
  *  - struct dh_iter: a cursor over datoms in index order.
  *
- * Threads: a handle is used by one thread at a time (dbs cache nodes).
+ * Threads: a handle is used by one thread at a time.  A db, the views made
+ * from it and a conn's successive dbs share one cache of decoded nodes, so
+ * use them from one thread at a time too; open the db again for another
+ * thread.
  * Every handle borrows the struct dh_store it was opened on: close the
  * handles before the store.
  *
@@ -193,8 +196,9 @@ int dh_config_resolve(char **uri, struct dh_db_config *cfg, struct dh_arena *a, 
 
 /*
  * dh_db_open() - the current value of `branch` (NULL: DH_DEFAULT_BRANCH).
- * Reads the head, the commit, the schema and the unindexed log tail.
- * Returns 0; DH_ENOTFOUND when the branch has no head (no database);
+ * Reads `format`, the head, the commit, the schema and the unindexed log
+ * tail.  Returns 0; DH_ENOTFOUND when the branch has no head (no database);
+ * DH_ECORRUPT when `format` names another format;
  * DH_ECORRUPT for malformed nodes (message names the key); store errors.
  * Close with dh_db_close().  `st` must outlive the db.
  */
@@ -316,9 +320,12 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
  * dh_log_iter_new() - every datom in transaction order, for export: the
  * datoms of the history view (of the current view when history is not
  * kept) with from_tx <= tx <= to_tx (0 for either: unbounded), ordered by
- * tx, the transaction entity's datoms first, then e, a, retraction before
- * assertion, v.  Iterate with dh_iter_next().  Returns 0, DH_ENOMEM or
- * store errors.
+ * tx, the transaction entity's datoms first, then e, a (by ident),
+ * retraction before assertion, v.  A view's as-of and since narrow the
+ * range.  Streams from the log tree (every datom in transaction order) and
+ * the unindexed tail: memory stays small whatever the database's size.
+ * Iterate with dh_iter_next(); dh_iter_seek() is not supported on it.
+ * Returns 0, DH_ENOMEM or store errors.
  */
 int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int64_t to_tx);
 

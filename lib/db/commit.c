@@ -11,7 +11,10 @@
  * TAIL_MAX_DATOMS datoms, the next commit absorbs it into the trees in one
  * sorted batch per tree.
  *
- * commit: ["dh/commit", 1, [parent...], schema, [root x 6], [log...],
+ * A seventh tree, the log, holds every datom in transaction order (only the
+ * current ones when history is not kept), for export.
+ *
+ * commit: ["dh/commit", 1, [parent...], schema, [root x 6, log root], [log...],
  *          tail_datoms, max_eid, max_tx, instant_ms, flex, no_history, ndatoms]
  *   root: null or [name, level, count]
  * log:    ["dh/log", tx, n, (e a v tx added prev_tx) x n]
@@ -49,14 +52,16 @@ int commit_encode(struct dh_buf *b, const struct commit *c)
 	for (i = 0; i < c->nparents; i++)
 		if ((rc = cw_hash(b, c->parents[i])))
 			return rc;
-	if ((rc = cw_hash(b, c->schema)) || (rc = dh_cw_head(b, 4, NTREES)))
+	if ((rc = cw_hash(b, c->schema)) || (rc = dh_cw_head(b, 4, NTREES + 1)))
 		return rc;
-	for (i = 0; i < NTREES; i++) {
-		if (!c->roots[i].hex[0]) {
+	for (i = 0; i <= NTREES; i++) {
+		const struct dh_tree_root *r = i < NTREES ? &c->roots[i] : &c->log;
+
+		if (!r->hex[0]) {
 			rc = dh_cw_null(b);
-		} else if (!(rc = dh_cw_head(b, 4, 3)) && !(rc = cw_hash(b, c->roots[i].hex)) &&
-			   !(rc = dh_cw_uint(b, c->roots[i].level))) {
-			rc = dh_cw_uint(b, c->roots[i].count);
+		} else if (!(rc = dh_cw_head(b, 4, 3)) && !(rc = cw_hash(b, r->hex)) &&
+			   !(rc = dh_cw_uint(b, r->level))) {
+			rc = dh_cw_uint(b, r->count);
 		}
 		if (rc)
 			return rc;
@@ -95,7 +100,7 @@ int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
 
 	memset(c, 0, sizeof(*c));
 	if (node->len != 13 || f[1].type != DH_LONG || f[1].u.i != 1 || !is_arr(&f[2]) ||
-	    f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES || !is_arr(&f[5]))
+	    f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES + 1 || !is_arr(&f[5]))
 		goto bad;
 	c->nparents = f[2].len;
 	for (i = 0; i < c->nparents; i++)
@@ -103,17 +108,18 @@ int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
 			goto bad;
 	if (dh_cr_hash(&f[3], c->schema, key))
 		goto bad;
-	for (i = 0; i < NTREES; i++) {
+	for (i = 0; i <= NTREES; i++) {
 		const struct dh_val *r = &f[4].u.items[i];
+		struct dh_tree_root *to = i < NTREES ? &c->roots[i] : &c->log;
 
 		if (r->type == DH_NIL)
 			continue;
-		if (!is_arr(r) || r->len != 3 || dh_cr_hash(&r->u.items[0], c->roots[i].hex, key) ||
+		if (!is_arr(r) || r->len != 3 || dh_cr_hash(&r->u.items[0], to->hex, key) ||
 		    r->u.items[1].type != DH_LONG || r->u.items[1].u.i < 0 || r->u.items[1].u.i > 32 ||
 		    r->u.items[2].type != DH_LONG || r->u.items[2].u.i < 1)
 			goto bad;
-		c->roots[i].level = (uint32_t)r->u.items[1].u.i;
-		c->roots[i].count = (uint64_t)r->u.items[2].u.i;
+		to->level = (uint32_t)r->u.items[1].u.i;
+		to->count = (uint64_t)r->u.items[2].u.i;
 	}
 	c->ntail = f[5].len;
 	if (c->ntail) {
@@ -272,6 +278,8 @@ int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload
 		for (i = 0; !rc && i < NTREES; i++)
 			if (c.roots[i].hex[0])
 				rc = cb(c.roots[i].hex, payload);
+		if (!rc && c.log.hex[0])
+			rc = cb(c.log.hex, payload);
 		for (i = 0; !rc && i < c.ntail; i++)
 			rc = cb(c.tail[i], payload);
 		commit_release(&c);
@@ -347,11 +355,34 @@ static size_t sort_dedupe(struct sortctx *sc, struct dh_tree_edit *e, size_t n)
 
 void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree)
 {
+	tc->cache = k->cache;
 	tc->st = k->st;
-	tc->ix = (enum dh_index)(tree % 3);
+	tc->ix = tree == TREE_LOG ? (enum dh_index)DH_TREE_LOG : (enum dh_index)(tree % 3);
 	tc->history = tree >= 3;
 	tc->rank = k->schema->rank;
 	tc->nrank = (size_t)k->schema->max + 1;
+}
+
+/*
+ * The log tree's edits for events: with history every event is kept; without,
+ * the log holds the current datoms, so a retraction removes the assertion
+ * it retracts (whose tx the event carries).
+ */
+size_t log_edits(struct dh_tree_edit *e, const struct event *ev, size_t n, int no_history)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		e[m].d = ev[i].d;
+		e[m].op = DH_EDIT_PUT;
+		if (no_history && !ev[i].d.added) {
+			e[m].d.tx = ev[i].prev_tx;
+			e[m].d.added = 1;
+			e[m].op = DH_EDIT_DEL;
+		}
+		m++;
+	}
+	return m;
 }
 
 int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const struct event *ev, size_t n,
@@ -370,6 +401,7 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 
 		if (t >= 3 && c->no_history)
 			break;
+		sc.tc.cache = NULL;
 		sc.tc.st = st;
 		sc.tc.ix = (enum dh_index)ix;
 		sc.tc.history = t >= 3;
@@ -401,6 +433,13 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 		if ((rc = dh_tree_apply(&c->roots[t], &sc.tc, &c->roots[t], e, m, batch)))
 			break;
 	}
+	if (!rc) {
+		m = log_edits(e, ev, n, c->no_history);
+		sc.tc.ix = (enum dh_index)DH_TREE_LOG;
+		sc.tc.history = 1;
+		m = sort_dedupe(&sc, e, m);
+		rc = dh_tree_apply(&c->log, &sc.tc, &c->log, e, m, batch);
+	}
 	free(e);
 	return rc;
 }
@@ -412,6 +451,7 @@ void core_unref(struct core *k)
 	if (!k || --k->refs > 0)
 		return;
 	commit_release(&k->c);
+	dh_node_cache_free(k->cache);
 	schema_free(k->schema);
 	dh_arena_free(k->arena);
 	free(k->branch);
@@ -438,7 +478,7 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = dh_arena_new(&k->arena)))
+	if ((rc = dh_arena_new(&k->arena)) || (rc = dh_node_cache_new(&k->cache, CACHE_BYTES)))
 		goto fail;
 	dh_node_key(key, hex);
 	if ((rc = node_read(st, hex, "commit", k->arena, &v)) || (rc = commit_decode(&k->c, &v, key)))

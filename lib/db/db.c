@@ -46,6 +46,21 @@ int dh_db_open_commit(struct dh_db **out, struct dh_store *st, const char *hex)
 	return rc;
 }
 
+/* A store written by another format (or a later version) is refused, not misread. */
+static int check_format(struct dh_store *st)
+{
+	struct dh_buf b = DH_BUF_INIT;
+	int rc = dh_store_get(st, "format", &b);
+
+	if (rc == DH_ENOTFOUND)
+		rc = 0;   /* a bare copy of nodes and heads is still readable */
+	else if (!rc && strcmp(b.data, DH_FORMAT_TEXT))
+		rc = dh_error_set(DH_ECORRUPT, "'format' of '%s' is '%.*s', not '%.*s'", dh_store_uri(st),
+			(int)strcspn(b.data, "\n"), b.data, (int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
+	dh_buf_release(&b);
+	return rc;
+}
+
 int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 {
 	char hex[DH_HASH_HEX + 1];
@@ -55,6 +70,8 @@ int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 	*out = NULL;
 	if (!branch)
 		branch = DH_DEFAULT_BRANCH;
+	if ((rc = check_format(st)))
+		return rc;
 	rc = dh_head_get(st, branch, hex);
 	if (rc == DH_ENOTFOUND)
 		return dh_error_set(DH_ENOTFOUND, "no database on branch '%s' in '%s'", branch, dh_store_uri(st));
@@ -230,7 +247,7 @@ static int ov_cmp(const void *x, const void *y)
 
 static int build_overlay(struct core *k, int ix)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	const struct event **p = NULL;
 	size_t i, n = 0, m;
 	int rc = 0;
@@ -314,10 +331,7 @@ struct dh_iter {
 	int g;
 	struct dh_datom out, pend;
 	int pending;
-	/* log iterator: materialised datoms */
-	struct dh_datom *log;
-	size_t nlog, logpos;
-	struct dh_arena *larena;
+	int logmode;                 /* dh_log_iter_new(): the log tree and its overlay */
 	int empty;
 };
 
@@ -440,8 +454,6 @@ void dh_iter_free(struct dh_iter *it)
 	dh_arena_free(it->barena);
 	dh_arena_free(it->ar[0]);
 	dh_arena_free(it->ar[1]);
-	dh_arena_free(it->larena);
-	free(it->log);
 	free(it);
 }
 
@@ -562,12 +574,8 @@ int dh_iter_next(struct dh_iter *it, const struct dh_datom **out)
 	const struct dh_datom *d;
 	int op, rc;
 
-	if (it->log) {
-		if (it->logpos >= it->nlog)
-			return 0;
-		*out = &it->log[it->logpos++];
-		return 1;
-	}
+	if (it->logmode)
+		return merged_next(it, out, &op);
 	if (it->empty)
 		return 0;
 	if (it->db->history || !it->history) {
@@ -587,7 +595,7 @@ int dh_iter_seek(struct dh_iter *it, const struct dh_bound *to)
 {
 	int i, rc;
 
-	if (it->log || it->empty)
+	if (it->empty || it->logmode)
 		return 0;
 	for (i = 0; i < it->ns; i++) {
 		struct src *s = &it->s[i];
@@ -619,86 +627,97 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
 
 /* ---- the log order (export) -------------------------------------------- */
 
-static const uint32_t *log_rank;
+static struct dh_tree_ctx *lg_ctx;
 
-static int log_cmp(const void *x, const void *y)
+static int lg_cmp(const void *x, const void *y)
 {
-	const struct dh_datom *a = x, *b = y;
-	int at, bt;
+	const struct dh_tree_edit *a = x, *b = y;
+	int r = dh_tree_cmp(lg_ctx, &a->d, &b->d);
 
-	if (a->tx != b->tx)
-		return a->tx < b->tx ? -1 : 1;
-	at = a->e != a->tx;
-	bt = b->e != b->tx;
-	if (at != bt)
-		return at - bt;
-	if (a->e != b->e)
-		return a->e < b->e ? -1 : 1;
-	if (a->a != b->a)
-		return log_rank[a->a] < log_rank[b->a] ? -1 : 1;
-	if (a->added != b->added)
-		return (int)a->added - (int)b->added;
-	return dh_val_cmp(&a->v, &b->v);
+	if (r)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* The tail's edits to the log tree, sorted, last edit per key. */
+static int build_log_overlay(struct core *k)
+{
+	struct dh_tree_ctx tc;
+	struct dh_tree_edit *e;
+	size_t i, m, n;
+
+	if (k->logbuilt)
+		return 0;
+	e = malloc((k->ntail + 1) * sizeof(*e));
+	if (!e)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	n = log_edits(e, k->tail, k->ntail, k->c.no_history);
+	tree_ctx(&tc, k, TREE_LOG);
+	lg_ctx = &tc;
+	qsort(e, n, sizeof(*e), lg_cmp);
+	k->logov = dh_arena_alloc(k->arena, (n ? n : 1) * sizeof(*k->logov));
+	k->logop = dh_arena_alloc(k->arena, n ? n : 1);
+	if (!k->logov || !k->logop) {
+		free(e);
+		return DH_ENOMEM;
+	}
+	for (i = 0, m = 0; i < n; i++) {
+		if (m && !dh_tree_cmp(&tc, &k->logov[m - 1], &e[i].d))
+			m--;
+		k->logov[m] = e[i].d;
+		k->logop[m] = (uint8_t)e[i].op;
+		m++;
+	}
+	k->nlogov = m;
+	k->logbuilt = 1;
+	free(e);
+	return 0;
 }
 
 int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int64_t to_tx)
 {
-	struct dh_db *h = NULL;
-	struct dh_iter *src = NULL, *it = NULL;
-	const struct dh_datom *d;
-	size_t cap = 0;
+	struct dh_iter *it = calloc(1, sizeof(*it));
+	struct core *k = db->core;
 	int rc;
 
 	*out = NULL;
-	if ((rc = db_wrap(&h, db->core)))
-		return rc;
-	h->as_of = db->as_of;
-	h->since = db->since;
-	if (!db->core->c.no_history)
-		h->history = 1;
-	if ((rc = dh_iter_new(&src, h, DH_EAVT, NULL, NULL)))
-		goto out;
-	it = calloc(1, sizeof(*it));
-	if (!it || (rc = dh_arena_new(&it->larena))) {
-		rc = rc ? rc : dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	while ((rc = dh_iter_next(src, &d)) > 0) {
-		if ((from_tx && d->tx < from_tx) || (to_tx && d->tx > to_tx))
-			continue;
-		if (it->nlog == cap) {
-			struct dh_datom *n;
-
-			cap = cap ? cap * 2 : 1024;
-			n = realloc(it->log, cap * sizeof(*n));
-			if (!n) {
-				rc = dh_error_set(DH_ENOMEM, "out of memory");
-				goto out;
-			}
-			it->log = n;
-		}
-		it->log[it->nlog] = *d;
-		if ((rc = dh_val_copy(&it->log[it->nlog].v, it->larena, &d->v)))
-			goto out;
-		it->nlog++;
-	}
-	if (rc < 0)
-		goto out;
-	rc = 0;
-	if (!it->log && !(it->log = malloc(sizeof(*it->log)))) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	log_rank = db->core->schema->rank;
-	qsort(it->log, it->nlog, sizeof(*it->log), log_cmp);
+	if (!it)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	/* a view's time filter becomes bounds */
+	if (db->since != INT64_MIN && (!from_tx || from_tx <= db->since))
+		from_tx = db->since + 1;
+	if (db->as_of != INT64_MAX && (!to_tx || to_tx > db->as_of))
+		to_tx = db->as_of;
 	it->db = db;
-	it->k = db->core;
+	it->k = k;
+	it->ix = DH_EAVT;
+	tree_ctx(&it->cc, k, TREE_LOG);
+	it->hc = it->cc;
+	if ((rc = dh_arena_new(&it->barena)) || (rc = dh_arena_new(&it->ar[0])) || (rc = dh_arena_new(&it->ar[1])) ||
+	    (rc = build_log_overlay(k)))
+		goto fail;
+	if (from_tx) {
+		it->lo.n = 1;
+		it->lo.tx = from_tx;
+	}
+	if (to_tx) {
+		it->hi.n = 1;
+		it->hi.tx = to_tx;
+		it->has_hi = 1;
+	}
+	it->logmode = 1;
+	if ((rc = dh_tree_iter_new(&it->s[0].ti, &it->cc, &k->c.log, &it->lo, it->has_hi ? &it->hi : NULL)))
+		goto fail;
+	it->s[0].need = 1;
+	it->s[2].ov = k->logov;
+	it->s[2].op = k->logop;
+	it->s[2].n = k->nlogov;
+	ov_seek(it, &it->s[2], &it->lo);
+	it->ns = 3;
 	*out = it;
-	it = NULL;
-out:
+	return 0;
+fail:
 	dh_iter_free(it);
-	dh_iter_free(src);
-	dh_db_close(h);
 	return rc;
 }
 
@@ -797,12 +816,12 @@ int dh_db_entid(const struct dh_db *db, const struct dh_val *ref, int64_t *out)
 
 int dh_db_verify(struct dh_db *db, dh_problem_cb cb, void *payload)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	int t, rc, bad = 0;
 
-	for (t = 0; t < NTREES; t++) {
+	for (t = 0; t <= NTREES; t++) {
 		tree_ctx(&tc, db->core, t);
-		rc = dh_tree_verify(&tc, &db->core->c.roots[t], cb, payload);
+		rc = dh_tree_verify(&tc, t < NTREES ? &db->core->c.roots[t] : &db->core->c.log, cb, payload);
 		if (rc == DH_ECORRUPT)
 			bad = 1;
 		else if (rc)

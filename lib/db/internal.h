@@ -10,8 +10,10 @@
 #include "index/index.h"
 
 #define NTREES 6           /* current EAVT AEVT AVET, then their temporal twins */
+#define TREE_LOG NTREES    /* tree_ctx() index of the log tree */
 #define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
 #define TAIL_MAX_DATOMS 4096
+#define CACHE_BYTES (64u << 20)
 
 /* System attribute ids. */
 enum {
@@ -57,6 +59,7 @@ struct commit {
 	size_t nparents;
 	char schema[DH_HASH_HEX + 1];
 	struct dh_tree_root roots[NTREES];
+	struct dh_tree_root log;   /* every datom in transaction order (current only without history) */
 	char (*tail)[DH_HASH_HEX + 1];
 	size_t ntail;
 	uint64_t tail_datoms;
@@ -83,6 +86,7 @@ struct core {
 	struct commit c;
 	struct schema *schema;
 	struct dh_arena *arena;    /* tail events, overlays, ident strings */
+	struct dh_node_cache *cache;   /* decoded index nodes, shared with later cores */
 	struct event *tail;        /* events of the unindexed tail, in log order */
 	size_t ntail;
 	/* Overlays, built on first use: per index, the net effect of the tail on
@@ -92,6 +96,11 @@ struct core {
 	uint8_t *cur_op[3];
 	size_t ncur[3], nhist[3];
 	int built[3];
+	/* the tail's effect on the log tree, sorted in log order */
+	struct dh_datom *logov;
+	uint8_t *logop;
+	size_t nlogov;
+	int logbuilt;
 };
 
 struct dh_db {
@@ -119,6 +128,7 @@ int log_encode(struct dh_buf *b, int64_t tx, const struct event *ev, size_t n);
 int log_decode(struct dh_arena *a, const struct dh_val *node, const char *key, struct event **ev, size_t *n);
 
 /* Write the trees' absorption of `ev` (all tail events) into new roots. */
+size_t log_edits(struct dh_tree_edit *e, const struct event *ev, size_t n, int no_history);
 int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const struct event *ev, size_t n,
 	struct dh_node_batch *batch);
 

@@ -300,7 +300,7 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	struct dh_node_batch *batch = NULL;
 	struct dh_tree_edit *ed = NULL, *cur = NULL, *tmp = NULL;
 	struct dh_buf enc = DH_BUF_INIT;
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	struct commit c;
 	char hex[DH_HASH_HEX + 1];
 	size_t i, j, ncur = 0, ntmp = 0;
@@ -376,6 +376,27 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 		if ((rc = dh_tree_apply(&c.roots[t], &tc, &c.roots[t], ed, m, batch)))
 			goto out;
 		if (dh_node_batch_size(batch) > (64u << 20) && (rc = dh_node_batch_write(batch)))
+			goto out;
+	}
+	/* the log: every datom, or the current ones without history */
+	{
+		size_t m = 0;
+
+		if (c.no_history) {
+			memcpy(ed, cur, ncur * sizeof(*ed));
+			m = ncur;
+		} else {
+			for (i = 0; i < l->n; i++) {
+				ed[m].d = l->d[i];
+				ed[m].op = DH_EDIT_PUT;
+				m++;
+			}
+		}
+		tc.ix = (enum dh_index)DH_TREE_LOG;
+		tc.history = 1;
+		lctx = &tc;
+		qsort(ed, m, sizeof(*ed), lcmp);
+		if ((rc = dh_tree_apply(&c.log, &tc, &c.log, ed, m, batch)))
 			goto out;
 	}
 	c.ndatoms = c.roots[0].count;

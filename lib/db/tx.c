@@ -72,9 +72,11 @@ struct tx {
 	size_t tid_hcap;
 	struct event *ev;
 	size_t nev, capev;
-	/* event indexes: hash -> event index + 1, open addressing */
-	size_t *h_eav, *h_ea, *h_av;
-	size_t hcap;
+	/* event indexes: three multimaps (e a v), (e a), (a v) from a key to
+	 * the chain of its events, newest first; slots and links hold index + 1 */
+	struct mslot { uint32_t hash, idx; } *slot[3];
+	uint32_t (*link)[3];
+	size_t hcap, nkeys[3];
 	int64_t *schema_ents;      /* entities whose schema attributes changed */
 	size_t nschema_ents, capschema_ents;
 	int purge;
@@ -148,64 +150,115 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t h_eav(int64_t e, dh_aid a, const struct dh_val *v)
+enum { K_EAV, K_EA, K_AV };
+
+static uint64_t key_hash(int kind, int64_t e, dh_aid a, const struct dh_val *v)
 {
-	return mix((uint64_t)e * 31 + a) ^ dh_val_hash(v);
+	switch (kind) {
+	case K_EAV: return mix(((uint64_t)e * 31 + a) ^ (dh_val_hash(v) * 0x9e3779b97f4a7c15ULL));
+	case K_EA: return mix((uint64_t)e * 131 + a);
+	default: return mix(((uint64_t)a * 0x9e3779b97f4a7c15ULL) ^ dh_val_hash(v));
+	}
 }
 
-static uint64_t h_ea(int64_t e, dh_aid a)
+static int key_is(int kind, const struct dh_datom *d, int64_t e, dh_aid a, const struct dh_val *v)
 {
-	return mix((uint64_t)e * 131 + a);
+	switch (kind) {
+	case K_EAV: return d->e == e && d->a == a && dh_val_eq(&d->v, v);
+	case K_EA: return d->e == e && d->a == a;
+	default: return d->a == a && dh_val_eq(&d->v, v);
+	}
 }
 
-static uint64_t h_av(dh_aid a, const struct dh_val *v)
+/* The newest event with this key (index + 1), or 0; follow t->link[i][kind] for older ones. */
+static size_t mm_find(struct tx *t, int kind, int64_t e, dh_aid a, const struct dh_val *v)
 {
-	return mix(a) ^ (dh_val_hash(v) * 7);
+	uint64_t h;
+	uint32_t hh;
+	size_t i;
+
+	if (!t->hcap)
+		return 0;
+	h = key_hash(kind, e, a, v);
+	hh = (uint32_t)(h >> 32);
+	for (i = h & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1))
+		if (t->slot[kind][i].hash == hh && key_is(kind, &t->ev[t->slot[kind][i].idx - 1].d, e, a, v))
+			return t->slot[kind][i].idx;
+	return 0;
 }
 
-static void hput(size_t *h, size_t cap, uint64_t hash, size_t idx)
+static void mm_put(struct tx *t, int kind, size_t idx)
 {
-	size_t i = hash & (cap - 1);
+	const struct dh_datom *d = &t->ev[idx].d;
+	uint64_t h = key_hash(kind, d->e, d->a, &d->v);
+	uint32_t hh = (uint32_t)(h >> 32);
+	size_t i;
 
-	while (h[i])
-		i = (i + 1) & (cap - 1);
-	h[i] = idx + 1;
+	for (i = h & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1)) {
+		struct mslot *sl = &t->slot[kind][i];
+
+		if (sl->hash == hh && key_is(kind, &t->ev[sl->idx - 1].d, d->e, d->a, &d->v)) {
+			t->link[idx][kind] = sl->idx;
+			sl->idx = (uint32_t)idx + 1;
+			return;
+		}
+	}
+	t->link[idx][kind] = 0;
+	t->slot[kind][i].hash = hh;
+	t->slot[kind][i].idx = (uint32_t)idx + 1;
+	t->nkeys[kind]++;
+}
+
+/*
+ * Only values that someone looks up by (a v) are indexed that way: unique
+ * attributes (upserts, lookup refs, constraints) and refs (retractEntity).
+ * Schema changes within the transaction can make an attribute unique only
+ * if it has no values (refresh_schema), so no event is missed.
+ */
+static int av_indexed(struct tx *t, dh_aid a)
+{
+	const struct dh_attr *at = &t->s->attrs[a];
+
+	return at->unique || at->type == DH_VT_REF || at->type == DH_VT_ANY;
 }
 
 static int rehash(struct tx *t)
 {
 	size_t cap = t->hcap ? t->hcap : 256, i;
+	int k;
 
-	while (cap < t->nev * 3 + 16)
+	while (cap < t->nev * 2 + 16)
 		cap *= 2;
-	if (cap == t->hcap)
-		return 0;
-	free(t->h_eav);
-	free(t->h_ea);
-	free(t->h_av);
-	t->h_eav = calloc(cap, sizeof(size_t));
-	t->h_ea = calloc(cap, sizeof(size_t));
-	t->h_av = calloc(cap, sizeof(size_t));
-	if (!t->h_eav || !t->h_ea || !t->h_av)
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	t->hcap = cap;
-	for (i = 0; i < t->nev; i++) {
-		const struct dh_datom *d = &t->ev[i].d;
-
-		hput(t->h_eav, cap, h_eav(d->e, d->a, &d->v), i);
-		hput(t->h_ea, cap, h_ea(d->e, d->a), i);
-		hput(t->h_av, cap, h_av(d->a, &d->v), i);
+	for (k = 0; k < 3; k++) {
+		free(t->slot[k]);
+		t->slot[k] = calloc(cap, sizeof(*t->slot[k]));
+		if (!t->slot[k])
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		t->nkeys[k] = 0;
 	}
+	t->hcap = cap;
+	for (i = 0; i < t->nev; i++)
+		for (k = 0; k < 3; k++)
+			if (k != K_AV || av_indexed(t, t->ev[i].d.a))
+				mm_put(t, k, i);
 	return 0;
 }
 
 static int push_event(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v, int added, int64_t prev_tx)
 {
 	struct event *ev;
-	int rc;
+	size_t oldcap = t->capev;
+	int rc, k;
 
 	if ((rc = grow((void **)&t->ev, &t->capev, t->nev + 1, sizeof(*t->ev))))
 		return rc;
+	if (t->capev != oldcap || !t->link) {
+		uint32_t (*nl)[3] = realloc(t->link, t->capev * sizeof(*nl));
+
+		if (!nl)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		t->link = nl;
+	}
 	ev = &t->ev[t->nev];
 	ev->d.e = e;
 	ev->d.a = a;
@@ -215,29 +268,18 @@ static int push_event(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v,
 	ev->d.added = (uint8_t)added;
 	ev->prev_tx = prev_tx;
 	t->nev++;
-	if (t->nev * 3 + 16 > t->hcap)
+	if (t->nev * 2 + 16 > t->hcap)
 		return rehash(t);
-	hput(t->h_eav, t->hcap, h_eav(e, a, v), t->nev - 1);
-	hput(t->h_ea, t->hcap, h_ea(e, a), t->nev - 1);
-	hput(t->h_av, t->hcap, h_av(a, v), t->nev - 1);
+	for (k = 0; k < 3; k++)
+		if (k != K_AV || av_indexed(t, a))
+			mm_put(t, k, t->nev - 1);
 	return 0;
 }
 
 /* The last event on (e a v): its index, or -1. */
 static long last_eav(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v)
 {
-	size_t i;
-	long best = -1;
-
-	if (!t->hcap)
-		return -1;
-	for (i = h_eav(e, a, v) & (t->hcap - 1); t->h_eav[i]; i = (i + 1) & (t->hcap - 1)) {
-		const struct dh_datom *d = &t->ev[t->h_eav[i] - 1].d;
-
-		if (d->e == e && d->a == a && dh_val_eq(&d->v, v) && (long)(t->h_eav[i] - 1) > best)
-			best = (long)(t->h_eav[i] - 1);
-	}
-	return best;
+	return (long)mm_find(t, K_EAV, e, a, v) - 1;
 }
 
 /* ---- the working state: db plus events ---------------------------------- */
@@ -309,15 +351,13 @@ static int values(struct tx *t, int64_t e, dh_aid a, struct vals *out)
 		if (rc < 0)
 			return rc;
 	}
-	if (!t->hcap)
-		return 0;
-	for (i = h_ea(e, a) & (t->hcap - 1); t->h_ea[i]; i = (i + 1) & (t->hcap - 1)) {
-		size_t idx = t->h_ea[i] - 1;
+	for (i = mm_find(t, K_EA, e, a, NULL); i; i = t->link[i - 1][K_EA]) {
+		size_t idx = i - 1;
 		const struct dh_datom *d = &t->ev[idx].d;
 		size_t j;
 		int dup = 0;
 
-		if (d->e != e || d->a != a || !d->added || last_eav(t, e, a, &d->v) != (long)idx)
+		if (!d->added || last_eav(t, e, a, &d->v) != (long)idx)
 			continue;
 		for (j = 0; j < out->n; j++)
 			if (dh_val_eq(&out->v[j], &d->v))
@@ -370,14 +410,12 @@ static int holders(struct tx *t, dh_aid a, const struct dh_val *v, int64_t *out,
 	dh_iter_free(it);
 	if (rc < 0)
 		return rc;
-	if (!t->hcap)
-		return 0;
-	for (i = h_av(a, v) & (t->hcap - 1); t->h_av[i] && *n < max; i = (i + 1) & (t->hcap - 1)) {
-		size_t idx = t->h_av[i] - 1, j;
+	for (i = mm_find(t, K_AV, 0, a, v); i && *n < max; i = t->link[i - 1][K_AV]) {
+		size_t idx = i - 1, j;
 		const struct dh_datom *ed = &t->ev[idx].d;
 		int dup = 0;
 
-		if (ed->a != a || !ed->added || !dh_val_eq(&ed->v, v) || last_eav(t, ed->e, a, v) != (long)idx)
+		if (!ed->added || last_eav(t, ed->e, a, v) != (long)idx)
 			continue;
 		for (j = 0; j < *n; j++)
 			if (out[j] == ed->e)
@@ -389,6 +427,15 @@ static int holders(struct tx *t, dh_aid a, const struct dh_val *v, int64_t *out,
 }
 
 /* ---- tempids ----------------------------------------------------------- */
+
+static void hput(size_t *h, size_t cap, uint64_t hash, size_t idx)
+{
+	size_t i = hash & (cap - 1);
+
+	while (h[i])
+		i = (i + 1) & (cap - 1);
+	h[i] = idx + 1;
+}
 
 static int tid_find(struct tx *t, const struct dh_val *key)
 {
@@ -899,7 +946,10 @@ static int resolve_plain(struct tx *t, const struct eref *r, int64_t *out, const
 static int type_ok(enum dh_value_type ty, struct dh_val *v)
 {
 	switch (ty) {
-	case DH_VT_ANY: return v->type != DH_NIL;
+	case DH_VT_ANY:
+		/* collections other than tuples are not values in Datahike */
+		return v->type != DH_NIL && v->type != DH_MAP && v->type != DH_SET && v->type != DH_TAGGED &&
+		       v->type != DH_LIST;
 	case DH_VT_STRING: return v->type == DH_STRING;
 	case DH_VT_KEYWORD: case DH_VT_VALUETYPE: case DH_VT_CARDINALITY: case DH_VT_UNIQUE:
 		return v->type == DH_KEYWORD;
@@ -1140,9 +1190,13 @@ out:
 }
 
 /* Rebuild attribute definitions of schema entities touched by this tx. */
-static int refresh_schema(struct tx *t, const struct dh_val *form)
+/*
+ * `final`: the end of the transaction.  Before it, a schema entity still
+ * missing parts (built by separate :db/add operations) stays pending.
+ */
+static int refresh_schema(struct tx *t, const struct dh_val *form, int final)
 {
-	size_t i;
+	size_t i, keep = 0;
 	int rc = 0;
 
 	for (i = 0; i < t->nschema_ents; i++) {
@@ -1161,6 +1215,10 @@ static int refresh_schema(struct tx *t, const struct dh_val *form)
 				goto next;
 			if (a != AID_IDENT && a != AID_DOC && v[a].n)
 				present_any = 1;
+		}
+		if (!final && (!v[AID_IDENT].n || (present_any && (!v[AID_VALUETYPE].n || !v[AID_CARDINALITY].n)))) {
+			t->schema_ents[keep++] = e;
+			goto next;
 		}
 		if (!v[AID_IDENT].n) {
 			if (present_any)
@@ -1331,7 +1389,7 @@ next:
 		if (rc)
 			return rc;
 	}
-	t->nschema_ents = 0;
+	t->nschema_ents = keep;
 	return 0;
 }
 
@@ -1505,7 +1563,7 @@ struct purge_pat {
 static int collect_purge(struct dh_store *st, const struct commit *c, const struct schema *s,
 	const struct purge_pat *p, struct dh_arena *a, struct dh_tree_edit **ed, size_t *n, size_t *cap)
 {
-	struct dh_tree_ctx tc;
+	struct dh_tree_ctx tc = { 0 };
 	struct dh_tree_iter *it;
 	const struct dh_datom *d;
 	struct dh_bound b = { 0 };
@@ -1617,7 +1675,7 @@ static int purge_apply(struct tx *t, struct commit *c, struct dh_node_batch *bat
 		goto out;
 	}
 	for (tr = 0; tr < NTREES; tr++) {
-		struct dh_tree_ctx tc;
+		struct dh_tree_ctx tc = { 0 };
 
 		tc.st = t->k->st;
 		tc.ix = (enum dh_index)(tr % 3);
@@ -1643,6 +1701,22 @@ static int purge_apply(struct tx *t, struct commit *c, struct dh_node_batch *bat
 			goto out;
 		if (tr == 0)
 			c->ndatoms -= m;
+	}
+	{
+		struct dh_tree_ctx tc = { 0 };
+
+		tc.st = t->k->st;
+		tc.ix = (enum dh_index)DH_TREE_LOG;
+		tc.history = 1;
+		tc.rank = t->s->rank;
+		tc.nrank = (size_t)t->s->max + 1;
+		for (i = 0; i < nf; i++) {
+			ed[i].d = found[i].d;
+			ed[i].op = DH_EDIT_DEL;
+		}
+		pctx = &tc;
+		qsort(ed, nf, sizeof(*ed), pcmp);
+		rc = dh_tree_apply(&c->log, &tc, &c->log, ed, nf, batch);
 	}
 out:
 	free(found);
@@ -1749,9 +1823,10 @@ static void tx_release(struct tx *t)
 	free(t->tids);
 	free(t->tid_hash);
 	free(t->ev);
-	free(t->h_eav);
-	free(t->h_ea);
-	free(t->h_av);
+	free(t->slot[0]);
+	free(t->slot[1]);
+	free(t->slot[2]);
+	free(t->link);
 	free(t->schema_ents);
 	dh_buf_release(&t->msg);
 	schema_free(t->s);
@@ -1787,6 +1862,7 @@ static int core_after(struct core **out, struct dh_conn *conn, const struct comm
 	}
 	k->schema = *s;
 	*s = NULL;
+	k->cache = dh_node_cache_ref(conn->db->core->cache);
 	if (!absorbed) {
 		k->ntail = nold + nev;
 		k->tail = dh_arena_alloc(k->arena, (k->ntail ? k->ntail : 1) * sizeof(*k->tail));
@@ -1867,9 +1943,11 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 	for (i = 0; i < t.nops; i++) {
 		if ((rc = apply_op(&t, &t.ops[i])))
 			goto out;
-		if (t.ops[i].form_end && t.nschema_ents && (rc = refresh_schema(&t, t.ops[i].form)))
+		if (t.ops[i].form_end && t.nschema_ents && (rc = refresh_schema(&t, t.ops[i].form, 0)))
 			goto out;
 	}
+	if (t.nschema_ents && (rc = refresh_schema(&t, t.nops ? t.ops[t.nops - 1].form : tx_data, 1)))
+		goto out;
 	if ((rc = upkeep_tuples(&t)))
 		goto out;
 	if (!t.instant_given) {

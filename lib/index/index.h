@@ -41,13 +41,30 @@ int dh_cw_null(struct dh_buf *b);
 int dh_cr_int(const struct dh_val *v, int64_t *out, const char *what);
 int dh_cr_hash(const struct dh_val *v, char hex[DH_HASH_HEX + 1], const char *what);
 
+/*
+ * A cache of decoded nodes shared by readers (see tree.c).  Reference
+ * counted: _ref takes a reference, _free drops one.  Not thread-safe: the
+ * handles sharing one are used by one thread at a time.
+ */
+struct dh_node_cache;
+int dh_node_cache_new(struct dh_node_cache **out, size_t max_bytes);
+struct dh_node_cache *dh_node_cache_ref(struct dh_node_cache *c);
+void dh_node_cache_free(struct dh_node_cache *c);
+
 struct dh_tree_ctx {
+	struct dh_node_cache *cache;   /* NULL: decode nodes per cursor */
 	struct dh_store *st;
 	enum dh_index ix;
 	int history;               /* key includes tx and added */
 	const uint32_t *rank;      /* rank[aid]: attribute order */
 	size_t nrank;
 };
+
+/*
+ * The log tree is ordered by transaction: (tx, the tx entity before other
+ * entities, e, a, retraction before assertion, v); its key is the whole datom.
+ */
+#define DH_TREE_LOG 3
 
 struct dh_tree_root {
 	char hex[DH_HASH_HEX + 1]; /* "" for the empty tree */

@@ -89,9 +89,27 @@ static int cmp_comp(const struct dh_tree_ctx *c, int i, const struct dh_datom *x
 	}
 }
 
+static int log_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_datom *y, unsigned n)
+{
+	int r;
+
+	if ((r = cmp_i64(x->tx, y->tx)) || n < 2)
+		return r;
+	if ((r = (x->e != x->tx) - (y->e != y->tx)) || (r = cmp_i64(x->e, y->e)) || n < 3)
+		return r;
+	if ((r = cmp_attr(c, x->a, y->a)) || n < 4)
+		return r;
+	if (n > 4 && (r = (int)x->added - (int)y->added))
+		return r;
+	return dh_val_cmp(&x->v, &y->v);
+}
+
 int dh_tree_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const struct dh_datom *y)
 {
 	int i, r;
+
+	if (c->ix == DH_TREE_LOG)
+		return log_cmp(c, x, y, 5);
 
 	for (i = 0; i < 3; i++)
 		if ((r = cmp_comp(c, i, x, y->e, y->a, &y->v, y->tx)))
@@ -108,6 +126,11 @@ int dh_bound_cmp(const struct dh_tree_ctx *c, const struct dh_datom *x, const st
 	unsigned i;
 	int r;
 
+	if (c->ix == DH_TREE_LOG) {
+		struct dh_datom y = { .e = b->e, .a = b->a, .v = b->v, .tx = b->tx };
+
+		return b->n ? log_cmp(c, x, &y, b->n > 4 ? 4 : b->n) : 0;
+	}
 	for (i = 0; i < b->n && i < 4; i++)
 		if ((r = cmp_comp(c, (int)i, x, b->e, b->a, &b->v, b->tx)))
 			return r;
@@ -596,10 +619,180 @@ out:
 	return rc;
 }
 
+/* ---- the decoded-node cache --------------------------------------------- */
+
+/*
+ * Decoded nodes by name, shared by every reader of a store's trees: nodes
+ * are immutable, so an entry never goes stale.  Iterators pin the entries
+ * they stand on (the datoms they hand out point into them); unpinned entries
+ * are evicted least recently used first once the cache holds more than its
+ * byte budget.
+ */
+struct centry {
+	char hex[DH_HASH_HEX + 1];
+	struct tnode nd;
+	struct dh_arena *arena;
+	size_t bytes;
+	int pins;
+	struct centry *prev, *next;    /* LRU list, most recent first */
+	struct centry *hnext;          /* hash chain */
+};
+
+struct dh_node_cache {
+	int refs;
+	size_t max, bytes, n, hcap;
+	struct centry **hash;
+	struct centry *head, *tail;
+	struct dh_buf raw;
+};
+
+int dh_node_cache_new(struct dh_node_cache **out, size_t max_bytes)
+{
+	struct dh_node_cache *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c || !(c->hash = calloc(1024, sizeof(*c->hash)))) {
+		free(c);
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	}
+	c->refs = 1;
+	c->hcap = 1024;
+	c->max = max_bytes;
+	*out = c;
+	return 0;
+}
+
+struct dh_node_cache *dh_node_cache_ref(struct dh_node_cache *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+void dh_node_cache_free(struct dh_node_cache *c)
+{
+	struct centry *e, *n;
+
+	if (!c || --c->refs > 0)
+		return;
+	for (e = c->head; e; e = n) {
+		n = e->next;
+		dh_arena_free(e->arena);
+		free(e);
+	}
+	free(c->hash);
+	dh_buf_release(&c->raw);
+	free(c);
+}
+
+static size_t hex_slot(const struct dh_node_cache *c, const char *hex)
+{
+	size_t h = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = h * 16 + (size_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+	return h & (c->hcap - 1);
+}
+
+static void lru_unlink(struct dh_node_cache *c, struct centry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_front(struct dh_node_cache *c, struct centry *e)
+{
+	e->next = c->head;
+	e->prev = NULL;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
+static void evict(struct dh_node_cache *c)
+{
+	struct centry *e = c->tail, *p;
+
+	while (e && c->bytes > c->max) {
+		p = e->prev;
+		if (!e->pins) {
+			struct centry **q = &c->hash[hex_slot(c, e->hex)];
+
+			while (*q != e)
+				q = &(*q)->hnext;
+			*q = e->hnext;
+			lru_unlink(c, e);
+			c->bytes -= e->bytes;
+			c->n--;
+			dh_arena_free(e->arena);
+			free(e);
+		}
+		e = p;
+	}
+}
+
+static int cache_get(struct dh_node_cache *c, const struct dh_tree_ctx *tc, const char *hex, int level,
+	struct centry **out)
+{
+	struct centry *e;
+	int rc;
+
+	for (e = c->hash[hex_slot(c, hex)]; e; e = e->hnext)
+		if (!memcmp(e->hex, hex, DH_HASH_HEX)) {
+			if (level >= 0 && e->nd.level != (uint32_t)level) {
+				char key[DH_NODE_KEY_LEN + 1];
+
+				dh_node_key(key, hex);
+				return dh_error_set(DH_ECORRUPT, "node '%s': at level %u, expected %d", key, e->nd.level, level);
+			}
+			e->pins++;
+			lru_unlink(c, e);
+			lru_front(c, e);
+			*out = e;
+			return 0;
+		}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	if ((rc = dh_arena_new(&e->arena)) || (rc = load_node(&e->nd, e->arena, &c->raw, tc, hex, level))) {
+		dh_arena_free(e->arena);
+		free(e);
+		return rc;
+	}
+	memcpy(e->hex, hex, DH_HASH_HEX + 1);
+	e->bytes = dh_arena_used(e->arena) + sizeof(*e);
+	e->pins = 1;
+	e->hnext = c->hash[hex_slot(c, hex)];
+	c->hash[hex_slot(c, hex)] = e;
+	lru_front(c, e);
+	c->bytes += e->bytes;
+	c->n++;
+	evict(c);
+	*out = e;
+	return 0;
+}
+
+static void cache_put(struct centry *e)
+{
+	if (e)
+		e->pins--;
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 struct tlevel {
-	struct dh_arena *arena;
+	struct dh_arena *arena;    /* without a cache */
+	struct centry *ce;         /* with one: the pinned entry */
 	struct tnode nd;
 	char hex[DH_HASH_HEX + 1];
 	size_t pos;
@@ -624,6 +817,19 @@ static int lv_load(struct dh_tree_iter *it, int d, const char *hex, int level)
 
 	if (l->hex[0] && !strcmp(l->hex, hex))
 		return 0;
+	if (it->c.cache) {
+		struct centry *e = NULL;
+
+		l->hex[0] = 0;
+		if ((rc = cache_get(it->c.cache, &it->c, hex, level, &e)))
+			return rc;
+		if (l->ce)
+			cache_put(l->ce);
+		l->ce = e;
+		l->nd = e->nd;
+		memcpy(l->hex, hex, sizeof(l->hex));
+		return 0;
+	}
 	if (!l->arena && (rc = dh_arena_new(&l->arena)))
 		return rc;
 	dh_arena_reset(l->arena);
@@ -782,8 +988,10 @@ void dh_tree_iter_free(struct dh_tree_iter *it)
 
 	if (!it)
 		return;
-	for (i = 0; i <= MAX_LEVELS; i++)
+	for (i = 0; i <= MAX_LEVELS; i++) {
 		dh_arena_free(it->lv[i].arena);
+		cache_put(it->lv[i].ce);
+	}
 	dh_buf_release(&it->raw);
 	dh_arena_free(it->barena);
 	free(it);

@@ -134,6 +134,13 @@ test_expect_success 'a missing database' '
 	grep "dh-transact: " err
 '
 
+test_expect_success 'a store of another format is refused' '
+	dh-create ./other &&
+	echo "dh-db 99" >other/format &&
+	echo "[]" | test_expect_code 1 dh-transact ./other 2>err &&
+	grep "format.*dh-db 99" err
+'
+
 test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 dh-transact &&
 	test_expect_code 2 dh-transact -o yaml ./db &&

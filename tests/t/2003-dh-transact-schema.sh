@@ -78,6 +78,12 @@ test_expect_success 'an attribute defined and used in one transaction' '
 	grep ":added 5," out
 '
 
+test_expect_success 'a schema entity built from separate :db/add operations' '
+	echo "[[:db/add -1 :db/ident :parts] [:db/add -1 :db/valueType :db.type/long] [:db/add -1 :db/cardinality :db.cardinality/one] {:db/id -2 :parts 3}]" | dh-transact ./db >out &&
+	grep ":added 5," out &&
+	dump-datoms ./db --schema | grep "^:parts db.type/long one"
+'
+
 test_expect_success 'incomplete schema entities are refused' '
 	echo "[{:db/ident :half :db/valueType :db.type/string}]" | test_expect_code 1 dh-transact ./db 2>err &&
 	grep "incomplete schema transaction attributes" err &&

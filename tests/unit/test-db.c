@@ -291,12 +291,297 @@ static void loader(void)
 	free(data);
 }
 
+/*
+ * Iteration over trees plus an unindexed tail, with bounds and seeks, in every
+ * view, against a brute-force filter of the full scan.
+ */
+static int cmp_prefix(struct dh_db *db, enum dh_index ix, const struct dh_datom *d, const struct dh_bound *b)
+{
+	static const char order[3][4] = { { 'e', 'a', 'v', 't' }, { 'a', 'e', 'v', 't' }, { 'a', 'v', 'e', 't' } };
+	struct dh_datom x = { 0 };
+	unsigned i;
+	int r;
+
+	for (i = 0; i < b->n; i++) {
+		switch (order[ix][i]) {
+		case 'e': r = d->e < b->e ? -1 : d->e > b->e; break;
+		case 'a':
+			x = *d;
+			x.a = b->a;
+			x.e = d->e;
+			/* attributes compare by ident: let the db decide */
+			{
+				struct dh_datom y = *d;
+
+				y.e = 0; y.v = dh_nil(); y.tx = 0; y.added = 0;
+				x.e = 0; x.v = dh_nil(); x.tx = 0; x.added = 0;
+				r = dh_datom_cmp(db, DH_AEVT, &y, &x);
+			}
+			break;
+		case 'v': r = dh_val_cmp(&d->v, &b->v); break;
+		default: r = d->tx < b->tx ? -1 : d->tx > b->tx; break;
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int check_view(struct dh_db *v, const char *name)
+{
+	struct dh_iter *it;
+	const struct dh_datom *d;
+	struct dh_datom *all[3];
+	size_t nall[3] = { 0 }, cap = 4096, i, j;
+	int ix, good = 1, k;
+	const struct dh_attr *na = dh_db_attr_by_ident(v, "name", 4), *nn = dh_db_attr_by_ident(v, "n", 1);
+
+	for (ix = 0; ix < 3; ix++) {
+		all[ix] = malloc(cap * sizeof(**all));
+		dh_iter_new(&it, v, (enum dh_index)ix, NULL, NULL);
+		while (dh_iter_next(it, &d) > 0 && nall[ix] < cap) {
+			all[ix][nall[ix]] = *d;
+			dh_val_copy(&all[ix][nall[ix]].v, A, &d->v);
+			if (nall[ix] && dh_datom_cmp(v, (enum dh_index)ix, &all[ix][nall[ix] - 1], &all[ix][nall[ix]]) >= 0)
+				good = 0;
+			nall[ix]++;
+		}
+		dh_iter_free(it);
+	}
+	ok(good, "%s: every index yields datoms in strictly increasing order", name);
+	good = nall[0] == nall[1];
+	ok(good, "%s: EAVT and AEVT hold the same datoms (%zu, %zu)", name, nall[0], nall[1]);
+	/* bounded scans against filtering the full scan */
+	for (k = 0; k < 60 && good; k++) {
+		struct dh_bound lo = { 0 }, hi;
+		size_t expect = 0, got = 0;
+		char vb[32];
+
+		ix = k % 3;
+		if (ix == DH_AVET) {
+			lo.n = 1 + k % 2;
+			lo.a = nn->aid;
+			lo.v = dh_long(k % 7);
+		} else if (ix == DH_AEVT) {
+			lo.n = 1 + (k % 3 == 0);
+			lo.a = k % 2 ? na->aid : nn->aid;
+			lo.e = 5 + k;
+		} else {
+			lo.n = 1 + k % 2;
+			lo.e = 3 + k;
+			lo.a = nn->aid;
+		}
+		hi = lo;
+		if (k % 5 == 0 && ix == DH_EAVT)
+			hi.e += 7;
+		for (i = 0; i < nall[ix]; i++)
+			if (cmp_prefix(v, (enum dh_index)ix, &all[ix][i], &lo) >= 0 &&
+			    cmp_prefix(v, (enum dh_index)ix, &all[ix][i], &hi) <= 0)
+				expect++;
+		dh_iter_new(&it, v, (enum dh_index)ix, &lo, &hi);
+		while (dh_iter_next(it, &d) > 0)
+			got++;
+		dh_iter_free(it);
+		if (got != expect) {
+			snprintf(vb, sizeof(vb), "%d", k);
+			tap_diag("  case %s index %d n %u: got %zu, want %zu", vb, ix, lo.n, got, expect);
+			good = 0;
+		}
+	}
+	ok(good, "%s: 60 bounded scans match the filtered full scan", name);
+	/* seek: visiting every 7th entity by seeking equals filtering */
+	{
+		size_t expect = 0, got = 0;
+		struct dh_bound to = { .n = 1 };
+
+		for (i = 0; i < nall[0]; i++)
+			if (all[0][i].e % 7 == 0 && all[0][i].e < DH_TX0)
+				expect++;
+		dh_iter_new(&it, v, DH_EAVT, NULL, NULL);
+		for (j = 7; j < 200; j += 7) {
+			to.e = (int64_t)j;
+			dh_iter_seek(it, &to);
+			while (dh_iter_next(it, &d) > 0 && d->e == (int64_t)j)
+				got++;
+		}
+		dh_iter_free(it);
+		ok(got == expect, "%s: seeking entity by entity finds the same datoms (%zu, %zu)", name, got, expect);
+	}
+	for (ix = 0; ix < 3; ix++)
+		free(all[ix]);
+	return good;
+}
+
+static void views(void)
+{
+	struct dh_store *st;
+	struct dh_conn *c;
+	struct dh_db_config cfg = { 0 };
+	struct dh_val schema = edn("[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}"
+		" {:db/ident :n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/index true}"
+		" {:db/ident :tag :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}]");
+	struct dh_db *db, *v;
+	char buf[256];
+	int i;
+
+	cfg.initial_tx = &schema;
+	dh_store_open(&st, "mem://views", DH_STORE_CREATE);
+	dh_db_create(st, &cfg);
+	dh_conn_open(&c, st, NULL);
+	/* 70 transactions: two absorptions, then a tail of a few */
+	for (i = 0; i < 70; i++) {
+		struct dh_val tx;
+
+		snprintf(buf, sizeof(buf), "[{:name \"e%d\" :n %d :tag [:t%d :u]} {:name \"e%d\" :n %d} [:db/retract [:name \"e%d\"] :tag :u]]",
+			i % 40, i % 7, i % 3, (i * 7) % 40, (i * 3) % 7, (i + 5) % 40);
+		tx = edn(buf);
+		if (dh_transact(NULL, c, &tx, 0)) {
+			tap_diag("transact: %s", dh_errmsg());
+			break;
+		}
+	}
+	dh_db_open(&db, st, NULL);
+	check_view(db, "current");
+	dh_db_history(&v, db);
+	check_view(v, "history");
+	dh_db_close(v);
+	dh_db_as_of(&v, db, DH_TX0 + 40);
+	check_view(v, "as-of");
+	{
+		/* as-of equals replaying the history up to t */
+		struct dh_db *h;
+		struct dh_iter *it;
+		const struct dh_datom *d;
+		struct dh_datom *want = malloc(4096 * sizeof(*want)), last = { 0 };
+		size_t nw = 0, got = 0, same = 0;
+		int have = 0;
+
+		dh_db_history(&h, db);
+		dh_iter_new(&it, h, DH_EAVT, NULL, NULL);
+		while (dh_iter_next(it, &d) > 0) {
+			if (have && (last.e != d->e || last.a != d->a || !dh_val_eq(&last.v, &d->v))) {
+				if (last.added)
+					want[nw++] = last;
+				have = 0;
+			}
+			if (d->tx <= DH_TX0 + 40) {
+				last = *d;
+				dh_val_copy(&last.v, A, &d->v);
+				have = 1;
+			} else if (!have) {
+				last = *d;
+				dh_val_copy(&last.v, A, &d->v);
+				last.added = 0;
+				have = 1;
+			}
+		}
+		if (have && last.added)
+			want[nw++] = last;
+		dh_iter_free(it);
+		dh_iter_new(&it, v, DH_EAVT, NULL, NULL);
+		while (dh_iter_next(it, &d) > 0) {
+			if (got < nw && want[got].e == d->e && want[got].a == d->a && dh_val_eq(&want[got].v, &d->v) &&
+			    want[got].tx == d->tx)
+				same++;
+			got++;
+		}
+		dh_iter_free(it);
+		ok(got == nw && same == nw, "as-of: equals replaying the history up to t (%zu, %zu, %zu)", got, nw, same);
+		free(want);
+		dh_db_close(h);
+	}
+	dh_db_close(v);
+	dh_db_since(&v, db, DH_TX0 + 50);
+	check_view(v, "since");
+	dh_db_close(v);
+	dh_db_close(db);
+	dh_conn_close(c);
+	dh_store_close(st);
+}
+
+/* The log holds every event with history, the current datoms without. */
+static void log_tree(void)
+{
+	int nh;
+
+	for (nh = 0; nh < 2; nh++) {
+		struct dh_store *st;
+		struct dh_conn *c;
+		struct dh_db_config cfg = { 0 };
+		struct dh_val schema = edn(SCHEMA);
+		struct dh_db *db, *h = NULL;
+		struct dh_iter *it;
+		const struct dh_datom *d;
+		char buf[128], uri[64];
+		int i, n, round, inorder;
+		int64_t prev;
+
+		cfg.initial_tx = &schema;
+		cfg.no_history = nh;
+		snprintf(uri, sizeof(uri), "mem://log%d", nh);
+		dh_store_open(&st, uri, DH_STORE_CREATE);
+		dh_db_create(st, &cfg);
+		dh_conn_open(&c, st, NULL);
+		for (round = 0; round < 2; round++) {
+			/* 20 then 40 transactions: a tail, then absorbed trees plus a tail */
+			for (i = 0; i < (round ? 40 : 20); i++) {
+				struct dh_val tx;
+
+				snprintf(buf, sizeof(buf), "[{:name \"k%d\" :n %d}]", i % 5, i);
+				tx = edn(buf);
+				dh_transact(NULL, c, &tx, 0);
+			}
+			dh_db_open(&db, st, NULL);
+			if (!nh)
+				dh_db_history(&h, db);
+			n = 0;
+			dh_iter_new(&it, nh ? db : h, DH_EAVT, NULL, NULL);
+			while (dh_iter_next(it, &d) > 0)
+				n++;
+			dh_iter_free(it);
+			dh_log_iter_new(&it, db, 0, 0);
+			inorder = 1;
+			prev = 0;
+			while (dh_iter_next(it, &d) > 0) {
+				if (d->tx < prev)
+					inorder = 0;
+				prev = d->tx;
+				n--;
+			}
+			dh_iter_free(it);
+			ok(n == 0 && inorder, "%s, %s: the log holds the %s datoms in tx order (%d off)",
+				nh ? "no history" : "history", round ? "absorbed" : "tail", nh ? "current" : "historic", n);
+			dh_log_iter_new(&it, db, DH_TX0 + 5, DH_TX0 + 6);
+			n = 0;
+			inorder = 1;
+			while (dh_iter_next(it, &d) > 0) {
+				n++;
+				if (d->tx < DH_TX0 + 5 || d->tx > DH_TX0 + 6)
+					inorder = 0;
+			}
+			dh_iter_free(it);
+			ok(inorder && n > 0, "%s, %s: a tx range of the log (%d datoms)", nh ? "no history" : "history",
+				round ? "absorbed" : "tail", n);
+			dh_db_close(h);
+			h = NULL;
+			dh_db_close(db);
+		}
+		dh_db_open(&db, st, NULL);
+		ok(!dh_db_verify(db, NULL, NULL), "%s: the log tree verifies", nh ? "no history" : "history");
+		dh_db_close(db);
+		dh_conn_close(c);
+		dh_store_close(st);
+	}
+}
+
 int main(void)
 {
 	dh_arena_new(&A);
 	racing_writers();
 	node_graph();
 	loader();
+	views();
+	log_tree();
 	dh_arena_free(A);
 	return done_testing();
 }
