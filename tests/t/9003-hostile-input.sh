@@ -38,4 +38,92 @@ test_expect_success 'a NUL byte in a config path is refused, not truncated' '
 	grep -i "nul" err
 '
 
+secret=S3cretPassw0rd
+uris="postgresql://u:$secret@127.0.0.1:1/db
+redis://:$secret@127.0.0.1:1/0
+redis://u:$secret@127.0.0.1:1/0?prefix=p
+tiered:?front=file://$TRASH/front&back=postgresql://u:$secret@127.0.0.1:1/db"
+
+# run every tool on URI ($1) with and without -v; collect stderr in all.err
+run_tools() {
+	for v in "" -v; do
+		dh-store $v "$1" head
+		dh-store $v "$1" list
+		dh-create $v "$1"
+		echo "[{:k 2}]" | dh-transact $v "$1"
+		dh-query $v "$1" "[:find ?e :where [?e :k]]"
+		dh-pull $v "$1" "[*]" 1
+		dh-datoms $v "$1" eavt
+		dh-export $v "$1" "$TRASH/dump"
+		dh-import $v "$1" "$TRASH/dump.cbor"
+		dh-sync $v "$1" ./db
+		dh-sync $v ./db "$1"
+		dh-verify $v "$1"
+		dh-gc $v "$1"
+	done >/dev/null 2>>all.err </dev/null
+	return 0
+}
+
+test_expect_success 'passwords in URIs never appear in messages, with or without -v' '
+	dh-export ./db >dump.cbor &&
+	: >all.err &&
+	echo "$uris" | while read -r u; do run_tools "$u"; done &&
+	test -s all.err &&
+	! grep "$secret" all.err &&
+	grep -c "" all.err
+'
+
+test_expect_success 'passwords in config files never appear in messages' '
+	: >all.err &&
+	echo "{:store {:backend :jdbc :uri \"postgresql://u:$secret@127.0.0.1:1/db\"}}" >pg.edn &&
+	echo "{:store {:uri \"redis://:$secret@127.0.0.1:1/0\"}}" >redis.edn &&
+	echo "{:store {:backend :jdbc :password \"$secret\" :dbtype \"postgresql\"}}" >jdbc.edn &&
+	echo "{:store {:backend :file :path \"$secret" >broken.edn &&
+	for f in pg.edn redis.edn jdbc.edn broken.edn; do run_tools "$PWD/$f"; done &&
+	test -s all.err &&
+	! grep "$secret" all.err
+'
+
+test_expect_success 'deeply nested EDN and JSON are refused, not a stack overflow' '
+	awk "BEGIN { for (i = 0; i < 1000000; i++) printf \"[\"; print \"\" }" >deep.edn &&
+	test_expect_code 1 dh-transact ./db deep.edn 2>err &&
+	grep "deep.edn:1:.*nest" err &&
+	awk "BEGIN { for (i = 0; i < 1000000; i++) printf \"[\"; print \"\" }" >deep.json &&
+	test_expect_code 1 dh-transact -i json ./db deep.json 2>err &&
+	grep "deep.json:1:.*\(nest\|depth\)" err &&
+	awk "BEGIN { printf \"[:find ?e :where \"; for (i = 0; i < 1000000; i++) printf \"(\"; print \"\" }" >deepq.edn &&
+	test_expect_code 1 dh-query -f deepq.edn ./db 2>err &&
+	grep "nest" err
+'
+
+# cbor HEX...: write bytes given in hex to stdout
+cbor() {
+	printf "%s" "$*" | tr -d " " | sed "s/../\\\\x&/g" | xargs -0 printf
+}
+
+test_expect_success 'a dump record claiming huge sizes is refused without allocating them' '
+	ulimit -v 1000000 &&
+	for rec in "9b 7f ff ff ff ff ff ff ff" "85 01 5b 7f ff ff ff ff ff ff ff" \
+		   "85 01 7b 00 00 00 ff ff ff ff ff 61" "85 01 bb 00 ff ff ff ff ff ff ff" \
+		   "9a ff ff ff ff 01" "85 01 d8 27 7b 7f ff ff ff ff ff ff ff"; do
+		cbor "$rec" >huge.cbor &&
+		rm -rf im && test_expect_code 1 dh-import ./im huge.cbor 2>err &&
+		cat err && test ! -e im/heads/db || return 1
+	done
+'
+
+test_expect_success 'a node claiming huge sizes is refused without allocating them' '
+	ulimit -v 1000000 &&
+	for node in "9b 7f ff ff ff ff ff ff ff" "bb 7f ff ff ff ff ff ff ff" "a1 61 63 5b 7f ff ff ff ff ff ff ff" \
+		    "d8 27 9b 00 ff ff ff ff ff ff ff"; do
+		rm -rf n && cp -r db n &&
+		cbor "$node" >node.bin &&
+		h=$(dh-store ./n node-put node.bin) &&
+		dh-store ./n cas heads/db "$(dh-store ./n head)" "$h" &&
+		test_must_fail dh-verify ./n >out 2>err &&
+		test_expect_code 1 dh-query ./n "[:find ?e :where [?e :k]]" 2>err &&
+		cat err out || return 1
+	done
+'
+
 test_done
