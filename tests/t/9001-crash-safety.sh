@@ -5,6 +5,7 @@
 # random SIGKILLs of dh-transact, dh-import and dh-sync on file, LMDB and
 # SQLite stores (scripts/crash-test; its long run is the benchmark).
 . "$(dirname "$0")/lib.sh"
+mkdir -p "$DH_BUILD/reliability"
 
 test_expect_success 'the fault hook fails a write and the tool says so' '
 	echo "[{:db/ident :k :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" >s.edn &&
@@ -22,17 +23,17 @@ test_expect_success 'the fault hook fails a write and the tool says so' '
 '
 
 test_expect_success 'a fault at every write point of a transaction' '
-	crash-test -m sweep-transact -d $PWD/w1 >out 2>err || { cat out err; false; } &&
+	crash-test -m sweep-transact -d $PWD/w1 -r "$DH_BUILD/reliability/results.txt" >out 2>err || { cat out err; false; } &&
 	cat out && grep "anomalies 0" out
 '
 
 test_expect_success 'sampled fault points of dh-import and dh-sync' '
-	crash-test -m "sweep-import sweep-sync" -s 61 -d $PWD/w2 >out 2>err || { cat out err; false; } &&
+	crash-test -m "sweep-import sweep-sync" -s 61 -d $PWD/w2 -r "$DH_BUILD/reliability/results.txt" >out 2>err || { cat out err; false; } &&
 	cat out && grep "anomalies 0" out
 '
 
 test_expect_success 'random SIGKILLs on file, LMDB and SQLite' '
-	crash-test -m kill -k 9 -d $PWD/w3 >out 2>err || { cat out err; false; } &&
+	crash-test -m kill -k 9 -d $PWD/w3 -r "$DH_BUILD/reliability/results.txt" >out 2>err || { cat out err; false; } &&
 	cat out && grep "injected 9 survived 9 anomalies 0" out
 '
 

@@ -2,10 +2,11 @@
 # Readers never see a torn transaction and writers never lose one, with
 # several writers and many readers on one store (scripts/concurrency-test).
 . "$(dirname "$0")/lib.sh"
+mkdir -p "$DH_BUILD/reliability"
 
 for b in file lmdb sqlite; do
 	test_expect_success "$b: 6 readers, 3 writers, 20 transactions each" "
-		concurrency-test -b $b -R 6 -W 3 -t 20 -d \$PWD/$b -r results >out 2>err ||
+		concurrency-test -b $b -R 6 -W 3 -t 20 -d \$PWD/$b -r \"\$DH_BUILD/reliability/results.txt\" >out 2>err ||
 			{ cat out err; false; } &&
 		grep 'transactions 60 .* anomalies 0' out
 	"
