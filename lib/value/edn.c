@@ -361,7 +361,8 @@ static int read_coll(struct dh_edn_reader *r, struct dh_val *out, enum dh_type t
 	}
 	if (t == DH_MAP || t == DH_SET) {
 		size_t stride = t == DH_MAP ? 2 : 1;
-		long dup = dhv_find_dup(r->stack + base, (r->sp - base) / stride, stride);
+		/* the stack is NULL until the first push: no pointer arithmetic on it */
+		long dup = r->sp > base ? dhv_find_dup(r->stack + base, (r->sp - base) / stride, stride) : -1;
 		char ex[80];
 
 		if (dup == -2) {
