@@ -5,6 +5,9 @@
  * decoded; then the same bytes as a whole dump file through
  * dh_dump_reader_open/dh_dump_read (a memfd, so no disk is touched).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
