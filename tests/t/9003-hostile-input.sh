@@ -34,8 +34,10 @@ test_expect_success 'branch names from options cannot escape heads/' '
 
 test_expect_success 'a NUL byte in a config path is refused, not truncated' '
 	printf "{:store {:backend :file :path \"%s/db\\\\u0000/../outside\"}}\n" "$PWD" >nul.edn &&
-	test_must_fail dh-query nul.edn "[:find ?e :where [?e :k]]" 2>err &&
-	grep -i "nul" err
+	test_expect_code 2 dh-verify nul.edn 2>err &&
+	grep "nul.edn: :store :backend :file needs a :path string without NUL bytes" err &&
+	test_expect_code 2 dh-export nul.edn >/dev/null 2>err &&
+	grep "without NUL bytes" err
 '
 
 secret=S3cretPassw0rd
