@@ -831,8 +831,11 @@ static int src_fill(struct src *s)
 {
 	size_t n;
 
-	if (s->raw_eof)
+	if (s->raw_eof) {
+		/* nothing more: say so, or a truncated gzip stream loops forever */
+		s->in_pos = s->in_len = 0;
 		return 0;
+	}
 	n = fread(s->in, 1, IO_CHUNK, s->f);
 	if (n < IO_CHUNK) {
 		if (ferror(s->f))

@@ -114,6 +114,14 @@ test_expect_success 'a dump record claiming huge sizes is refused without alloca
 	done
 '
 
+test_expect_success 'a truncated gzip dump is refused, not read forever' '
+	gzip -c dump.cbor | head -c 60 >trunc.cbor.gz &&
+	test_expect_code 1 timeout 60 dh-import -n ./tr trunc.cbor.gz 2>err &&
+	grep "truncated gzip stream" err &&
+	test_expect_code 1 timeout 60 dh-import ./tr trunc.cbor.gz 2>err &&
+	test ! -e tr/heads/db
+'
+
 test_expect_success 'a node claiming huge sizes is refused without allocating them' '
 	ulimit -v 1000000 &&
 	for node in "9b 7f ff ff ff ff ff ff ff" "bb 7f ff ff ff ff ff ff ff" "a1 61 63 5b 7f ff ff ff ff ff ff ff" \
