@@ -2,6 +2,7 @@
  * fuzz-uri.c - the URI parser on arbitrary text: parse, look parameters up,
  * and check that the masked text never holds the password.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dh_uri_parse(&u, text) == 0) {
 		dh_uri_param(u, "prefix");
 		dh_uri_check_params(u, NULL);
-		/* the password must not survive in the masked text's userinfo */
-		const char *s = strstr(u->text, "://"), *at = s ? strchr(s, '@') : NULL;
+		/* the password must not survive as ":PASSWORD@" in the masked text */
+		if (u->password && strlen(u->password) >= 4 && !strchr(u->password, '%')) {
+			size_t n = strlen(u->password) + 3;
+			char *needle = malloc(n);
 
-		if (u->password && strlen(u->password) >= 4 && at) {
-			char *ui = strndup(s, (size_t)(at - s));
-
-			if (ui && strstr(ui, u->password))
-				abort();
-			free(ui);
+			if (needle) {
+				snprintf(needle, n, ":%s@", u->password);
+				if (strstr(u->text, needle))
+					abort();
+				free(needle);
+			}
 		}
 	}
 	dh_uri_free(u);
