@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = dh_store_open(&st, uri, DH_STORE_RDONLY))) {
-		status = tool_fail(rc, "cannot open store '%s'", uri);
+		status = tool_fail(rc, "cannot open store '%s'", tool_uri(uri));
 		goto out;
 	}
 	if ((rc = dh_db_open(&db, st, branch))) {

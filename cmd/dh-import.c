@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	if (!iopts.branch && cfg.branch)
 		iopts.branch = cfg.branch;
 	if ((rc = dh_store_open(&st, uri, DH_STORE_CREATE))) {
-		status = tool_fail(rc, "cannot open store '%s'", uri);
+		status = tool_fail(rc, "cannot open store '%s'", tool_uri(uri));
 		goto out;
 	}
 	rc = dh_import(st, r, &iopts, &rep);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qio.h"
+#include "tool.h"
 
 int qio_format(const char *name, enum qio_format *out)
 {
@@ -86,11 +87,11 @@ int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 	rc = dh_store_open(&d->st, resolved, DH_STORE_RDONLY);
 	free(resolved);
 	if (rc)
-		return dh_error_prefix(rc, "cannot open store '%s'", uri);
+		return dh_error_prefix(rc, "cannot open store '%s'", tool_uri(uri));
 	if ((rc = dh_db_open(&d->db, d->st, v->branch))) {
 		if (rc == DH_ENOTFOUND)
 			dh_error_set(rc, "no database on branch '%s' in '%s'", v->branch ? v->branch : DH_DEFAULT_BRANCH,
-			             uri);
+			             tool_uri(uri));
 		goto fail;
 	}
 	cur = d->db;

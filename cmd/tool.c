@@ -56,6 +56,23 @@ int tool_fail(int rc, const char *fmt, ...)
 	return tool_status(rc);
 }
 
+const char *tool_uri(const char *text)
+{
+	static char out[1024];
+	char saved[1024];
+	struct dh_uri *u = NULL;
+	int code = DH_EINVAL;
+
+	snprintf(saved, sizeof(saved), "%s", dh_errmsg());
+	if (dh_uri_parse(&u, text) == 0)
+		snprintf(out, sizeof(out), "%s", u->text);
+	else
+		snprintf(out, sizeof(out), "<unparsable URI>");
+	dh_uri_free(u);
+	dh_error_set(code, "%s", saved);
+	return out;
+}
+
 void tool_usage_error(const char *usage, const char *fmt, ...)
 {
 	va_list ap;

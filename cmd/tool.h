@@ -30,6 +30,13 @@ void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "name: <context>: dh_errmsg()" and return the exit status for `rc`. */
 int tool_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The store URI `text` for a message: its password (and those of URIs nested
+ * in it) replaced by "***", or "<unparsable URI>".  Keeps the current libdh
+ * error.  Returned text is static, valid until the next call.
+ */
+const char *tool_uri(const char *text);
+
 /* Exit status for a libdh error code. */
 int tool_status(int rc);
 

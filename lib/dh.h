@@ -169,8 +169,8 @@ int dh_uri_check_params(const struct dh_uri *uri, const char *const *known);
  *                               by compare-and-swap
  *
  * Keys are validated before any backend sees them: printable ASCII, no
- * empty, "." or ".." components, no leading '/', no "//", at most
- * DH_KEY_MAX bytes.  A store handle is used by one thread at a time.
+ * empty components nor ones starting with '.' (".", "..", ".lock"), no
+ * leading '/', no "//", at most DH_KEY_MAX bytes.  A store handle is used by one thread at a time.
  */
 #define DH_KEY_MAX 512
 

@@ -31,9 +31,11 @@ static int read_file(const char *path, struct dh_buf *out)
 	return rc;
 }
 
+/* A C string copy of string `v`; NULL for a non-string or one holding a NUL,
+ * which would otherwise cut a path short and name another store. */
 static char *str_of(const struct dh_val *v)
 {
-	if (!v || v->type != DH_STRING)
+	if (!v || v->type != DH_STRING || memchr(v->u.s, '\0', v->len))
 		return NULL;
 	return strndup(v->u.s, v->len);
 }
@@ -74,14 +76,14 @@ static int from_store_map(char **uri, const struct dh_val *store, const char *pa
 
 	if (u) {
 		if (!(*uri = str_of(u)))
-			return dh_error_set(DH_EUSAGE, "%s: :store :uri must be a string", path);
+			return dh_error_set(DH_EUSAGE, "%s: :store :uri must be a string without NUL bytes", path);
 		return 0;
 	}
 	if (!backend || backend->type != DH_KEYWORD)
 		return dh_error_set(DH_EUSAGE, "%s: :store needs a :backend keyword", path);
 	if (dh_val_is_kw(backend, "file") || dh_val_is_kw(backend, "lmdb")) {
 		if (!(p = str_of(dh_map_getk(store, "path"))))
-			return dh_error_set(DH_EUSAGE, "%s: :store :backend :%s needs a :path string", path, backend->u.s);
+			return dh_error_set(DH_EUSAGE, "%s: :store :backend :%s needs a :path string without NUL bytes", path, backend->u.s);
 		if (dh_val_is_kw(backend, "lmdb"))
 			rc = dh_buf_addf(&b, "lmdb://%s", p);
 		else

@@ -2052,7 +2052,8 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 			rc = dh_error_set(DH_ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(c.tail, t.k->c.tail, t.k->c.ntail * sizeof(*c.tail));
+		if (t.k->c.ntail)  /* tail is NULL when empty: memcpy must not see it */
+			memcpy(c.tail, t.k->c.tail, t.k->c.ntail * sizeof(*c.tail));
 		memcpy(c.tail[t.k->c.ntail], loghex, sizeof(loghex));
 		c.ntail = t.k->c.ntail + 1;
 		c.tail_datoms = t.k->c.tail_datoms + t.nev;

@@ -846,6 +846,7 @@ static int src_fill(struct src *s)
 	size_t n;
 
 	if (s->raw_eof) {
+		/* nothing more: say so, or a truncated gzip stream loops forever */
 		s->in_pos = s->in_len = 0;
 		return 0;
 	}
@@ -1465,11 +1466,15 @@ int dh_dump_read(struct dh_dump_reader *r, struct dh_arena *a, struct dh_record 
 			r->start = 0;
 			r->end = avail;
 		}
-		if (r->cap - r->end < IO_CHUNK || need > r->cap) {
+		/*
+		 * Grow with the bytes that actually arrive, not to what the record
+		 * claims: a few bytes claiming 64 MiB must not allocate 64 MiB.
+		 */
+		if (r->cap - r->end < IO_CHUNK) {
 			size_t cap = r->cap ? r->cap : IO_CHUNK * 2;
 			unsigned char *nb;
 
-			while (cap < need || cap - r->end < IO_CHUNK)
+			while (cap - r->end < IO_CHUNK)
 				cap *= 2;
 			if (!(nb = realloc(r->buf, cap)))
 				return dh_error_set(DH_ENOMEM, "out of memory");

@@ -18,12 +18,23 @@
  * killed writer never leaves a stale lock.  Readers take no lock.
  *
  * Names starting with '.' are never keys and are skipped by list().
+ *
+ * Test hook: DH_FAULT, read once when the first file store is opened, makes
+ * one system call of this backend fail so that tests can prove a failure at
+ * any write point leaves the store valid (tests/t/9001-crash-safety.sh,
+ * scripts/crash-test).  Its value is KIND:N, failing the Nth call (from 1)
+ * of that kind in the process: write:N (EIO), enospc:N (ENOSPC), short:N
+ * (the write stores half its bytes, the following write fails with EIO),
+ * fsync:N (fsync, fdatasync or syncfs fails with EIO), rename:N (EIO), or
+ * kill:N (the process SIGKILLs itself at the Nth write, sync or rename,
+ * before doing it).  Not for production use.
  */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +62,79 @@ struct file_store {
 	size_t npending;
 	struct dh_buf dirty_dirs;        /* NUL-separated directories to fsync */
 };
+
+enum fault_kind { FAULT_NONE, FAULT_WRITE, FAULT_ENOSPC, FAULT_SHORT, FAULT_FSYNC, FAULT_RENAME, FAULT_KILL };
+
+static struct {
+	enum fault_kind kind;
+	long at;
+	long writes, syncs, renames, points;  /* counted with atomics: put_many writes on threads */
+	int short_done;
+} fault;
+
+static void fault_init(void)
+{
+	static const char *const names[] = { "", "write", "enospc", "short", "fsync", "rename", "kill" };
+	const char *v = getenv("DH_FAULT"), *colon;
+	size_t i;
+
+	if (!v || !(colon = strchr(v, ':')))
+		return;
+	for (i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == (size_t)(colon - v) && !strncmp(v, names[i], (size_t)(colon - v)))
+			fault.kind = (enum fault_kind)i;
+	fault.at = strtol(colon + 1, NULL, 10);
+}
+
+/* Count a write, sync or rename point; die there when DH_FAULT=kill:N says so. */
+static void fault_point(void)
+{
+	if (fault.kind == FAULT_KILL && __atomic_add_fetch(&fault.points, 1, __ATOMIC_SEQ_CST) == fault.at)
+		raise(SIGKILL);
+}
+
+static ssize_t f_write(int fd, const void *p, size_t len)
+{
+	long n;
+
+	fault_point();
+	if (fault.kind < FAULT_WRITE || fault.kind > FAULT_SHORT)
+		return write(fd, p, len);
+	n = __atomic_add_fetch(&fault.writes, 1, __ATOMIC_SEQ_CST);
+	if (fault.kind == FAULT_SHORT && __atomic_load_n(&fault.short_done, __ATOMIC_SEQ_CST) == 1) {
+		__atomic_store_n(&fault.short_done, 2, __ATOMIC_SEQ_CST);
+		errno = EIO;
+		return -1;
+	}
+	if (n != fault.at)
+		return write(fd, p, len);
+	if (fault.kind == FAULT_SHORT && len > 1) {
+		__atomic_store_n(&fault.short_done, 1, __ATOMIC_SEQ_CST);
+		return write(fd, p, len / 2);
+	}
+	errno = fault.kind == FAULT_ENOSPC ? ENOSPC : EIO;
+	return -1;
+}
+
+static int f_sync(int fd, int (*fn)(int))
+{
+	fault_point();
+	if (fault.kind == FAULT_FSYNC && __atomic_add_fetch(&fault.syncs, 1, __ATOMIC_SEQ_CST) == fault.at) {
+		errno = EIO;
+		return -1;
+	}
+	return fn(fd);
+}
+
+static int f_renameat(int ofd, const char *o, int nfd, const char *n)
+{
+	fault_point();
+	if (fault.kind == FAULT_RENAME && __atomic_add_fetch(&fault.renames, 1, __ATOMIC_SEQ_CST) == fault.at) {
+		errno = EIO;
+		return -1;
+	}
+	return renameat(ofd, o, nfd, n);
+}
 
 static int io_error(const char *what, const char *key)
 {
@@ -123,7 +207,7 @@ static int write_all(int fd, const void *data, size_t len)
 	const char *p = data;
 
 	while (len) {
-		ssize_t n = write(fd, p, len > (1 << 30) ? (1 << 30) : len);
+		ssize_t n = f_write(fd, p, len > (1 << 30) ? (1 << 30) : len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -156,7 +240,7 @@ static int replace_file(struct file_store *fs, const char *key, const void *data
 	}
 	if (fd < 0)
 		return io_error("create a temporary file for", key);
-	if (write_all(fd, data, len) || (sync && fsync(fd))) {
+	if (write_all(fd, data, len) || (sync && f_sync(fd, fsync))) {
 		rc = io_error("write", key);
 		close(fd);
 		unlinkat(fs->rootfd, tmp, 0);
@@ -167,7 +251,7 @@ static int replace_file(struct file_store *fs, const char *key, const void *data
 		unlinkat(fs->rootfd, tmp, 0);
 		return rc;
 	}
-	if (renameat(fs->rootfd, tmp, fs->rootfd, key)) {
+	if (f_renameat(fs->rootfd, tmp, fs->rootfd, key)) {
 		rc = io_error("rename into place", key);
 		unlinkat(fs->rootfd, tmp, 0);
 		return rc;
@@ -181,6 +265,9 @@ static int file_open(struct dh_store **out, const struct dh_uri *uri, unsigned f
 	struct stat sb;
 	int rc;
 
+	static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&fault_once, fault_init);
 	if ((rc = dh_uri_check_params(uri, NULL)))
 		return rc;
 	if (uri->host && uri->host[0] && strcmp(uri->host, "localhost"))
@@ -223,7 +310,7 @@ static int file_flush(struct dh_store *st)
 	int rc = 0;
 
 	if (fs->npending >= SYNCFS_THRESHOLD) {
-		if (syncfs(fs->rootfd))
+		if (f_sync(fs->rootfd, syncfs))
 			rc = dh_error_set(DH_EIO, "cannot sync the file system of '%s': %s", fs->root, strerror(errno));
 	} else {
 		for (i = 0; i < fs->pending.len && !rc; i += n + 1) {
@@ -233,7 +320,7 @@ static int file_flush(struct dh_store *st)
 			n = strlen(key);
 			if (fd < 0 && errno == ENOENT)
 				continue;  /* deleted since: nothing to make durable */
-			if (fd < 0 || fdatasync(fd))
+			if (fd < 0 || f_sync(fd, fdatasync))
 				rc = io_error("sync", key);
 			if (fd >= 0)
 				close(fd);
@@ -244,7 +331,7 @@ static int file_flush(struct dh_store *st)
 		int fd = openat(fs->rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		n = strlen(dir);
-		if (fd < 0 || fsync(fd))
+		if (fd < 0 || f_sync(fd, fsync))
 			rc = io_error("sync directory", dir);
 		if (fd >= 0)
 			close(fd);
@@ -454,7 +541,7 @@ static int file_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 			continue;
 		if (rc) {
 			unlinkat(fs->rootfd, j.tmp[i], 0);
-		} else if (renameat(fs->rootfd, j.tmp[i], fs->rootfd, kvs[i].key)) {
+		} else if (f_renameat(fs->rootfd, j.tmp[i], fs->rootfd, kvs[i].key)) {
 			rc = io_error("rename into place", kvs[i].key);
 			unlinkat(fs->rootfd, j.tmp[i], 0);
 		} else {

@@ -153,7 +153,11 @@ static int unknown_scheme(const struct dh_uri *uri)
 	return rc;
 }
 
-/* Keys: printable ASCII without space, components neither empty nor dot-only. */
+/*
+ * Keys: printable ASCII without space, components neither empty nor starting
+ * with '.': backends keep their own files under dot names (the file
+ * backend's `.lock` and `.tmp-*`), which a key must never replace.
+ */
 static int key_check(const char *key)
 {
 	const char *c, *comp;
@@ -168,8 +172,8 @@ static int key_check(const char *key)
 		if (*c == '/' || *c == '\0') {
 			size_t len = (size_t)(c - comp);
 
-			if (len == 0 || (len == 1 && comp[0] == '.') || (len == 2 && comp[0] == '.' && comp[1] == '.'))
-				return dh_error_set(DH_EUSAGE, "bad key '%s': empty, '.' or '..' component", key);
+			if (len == 0 || comp[0] == '.')
+				return dh_error_set(DH_EUSAGE, "bad key '%s': empty component or one starting with '.'", key);
 			if (!*c)
 				break;
 			comp = c + 1;

@@ -362,7 +362,8 @@ static int read_coll(struct dh_edn_reader *r, struct dh_val *out, enum dh_type t
 	}
 	if (t == DH_MAP || t == DH_SET) {
 		size_t stride = t == DH_MAP ? 2 : 1;
-		long dup = dhv_find_dup(r->stack + base, (r->sp - base) / stride, stride);
+		/* the stack is NULL until the first push: no pointer arithmetic on it */
+		long dup = r->sp > base ? dhv_find_dup(r->stack + base, (r->sp - base) / stride, stride) : -1;
 		char ex[80];
 
 		if (dup == -2) {
@@ -927,8 +928,12 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	if (rc)
 		return rc;
 	nslen = r->tok.len;
+	/* the prefix becomes the namespace of symbol keys too: it must read as
+	 * a symbol, so no leading digit ("#:1a{x 1}" would print 1a/x) */
 	if (!nslen || nslen >= sizeof(ns) || r->tok.data[0] == ':' ||
-	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen))
+	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen) ||
+	    (r->tok.data[0] >= '0' && r->tok.data[0] <= '9') ||
+	    (strchr("+-.", r->tok.data[0]) && r->tok.data[1] >= '0' && r->tok.data[1] <= '9'))
 		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data);
 	memcpy(ns, r->tok.data, nslen + 1);
 	skip_ws(r);

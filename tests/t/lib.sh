@@ -12,7 +12,7 @@
 #   test_done                     print the plan, exit non-zero on failure
 : "${DH_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${DH_BUILD:=$DH_TOP/build}"
-PATH="$DH_BUILD/cmd:$DH_BUILD/tests:$DH_TOP/scripts:$PATH"
+PATH="${DH_TEST_WRAPPERS:+$DH_TEST_WRAPPERS:}$DH_BUILD/cmd:$DH_BUILD/tests:$DH_TOP/scripts:$PATH"
 export PATH DH_TOP DH_BUILD
 LC_ALL=C
 export LC_ALL

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	struct dh_buf out = DH_BUF_INIT;
 	const char *branch = NULL, *commit = NULL, *ix = "eavt", *attr = NULL, *val = NULL, *entid = NULL;
 	int64_t as_of = 0, since = 0, as_of_inst = 0, e = 0;
-	int history = 0, verify = 0, schema = 0, info = 0, i, rc;
+	int history = 0, verify = 0, schema = 0, info = 0, i, rc, status = 0;
 	char *uri = NULL;
 
 	if (argc < 2)
@@ -67,13 +67,14 @@ int main(int argc, char **argv)
 	if (verify) {
 		rc = dh_db_verify(db, problem, NULL);
 		printf("%s\n", rc ? "unsound" : "sound");
-		return rc ? 1 : 0;
+		status = rc ? 1 : 0;
+		goto out;
 	}
 	if (info) {
 		printf("max-tx %lld\nmax-eid %lld\nhistory %d\nflexibility %s\n", (long long)dh_db_max_tx(db),
 			(long long)dh_db_max_eid(db), dh_db_keeps_history(db),
 			dh_db_flexibility(db) == DH_SCHEMA_READ ? "read" : "write");
-		return 0;
+		goto out;
 	}
 	if (entid) {
 		struct dh_val ref;
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 		if (dh_db_entid(db, &ref, &id))
 			return fail("entid");
 		printf("%lld\n", (long long)id);
-		return 0;
+		goto out;
 	}
 	if (schema) {
 		dh_aid x;
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 				at->is_component ? " component" : "", at->index ? " index" : "",
 				at->no_history ? " noHistory" : "", at->declared ? "" : " undeclared", at->ntuple_attrs);
 		}
-		return 0;
+		goto out;
 	}
 	v = db;
 	if (as_of && dh_db_as_of(&v, db, as_of))
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		return fail("next");
+out:
 	dh_iter_free(it);
 	if (v != db)
 		dh_db_close(v);
@@ -167,5 +169,5 @@ int main(int argc, char **argv)
 	dh_buf_release(&out);
 	dh_arena_free(a);
 	free(uri);
-	return 0;
+	return status;
 }
