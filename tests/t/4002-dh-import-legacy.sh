@@ -3,8 +3,7 @@
 # data is there and queryable afterwards, and it exports back.
 . "$(dirname "$0")/lib.sh"
 
-fixture=${DH_FIXTURES:-$DH_TOP/../shared/fixtures}/datahike/legacy-dump-0.7.cbor
-[ -f "$fixture" ] || fixture=/work/shared/fixtures/datahike/legacy-dump-0.7.cbor
+fixture=$DH_TOP/tests/data/datahike/legacy-dump-0.7.cbor
 
 test_expect_success 'the fixture is recognised as a legacy dump' '
 	dh-import -n "$fixture" >check &&

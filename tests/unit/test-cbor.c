@@ -15,7 +15,6 @@
 #include "tap.h"
 
 #ifndef FIXTURE_DIR
-#define FIXTURE_DIR "/work/shared/fixtures/datahike"
 #endif
 
 static struct dh_arena *A;
@@ -329,7 +328,7 @@ static void roundtrip(void)
 
 static void fixture(void)
 {
-	FILE *f = fopen(FIXTURE_DIR "/legacy-dump-0.7.cbor", "rb");
+	FILE *f = fopen(DH_TEST_FIXTURE, "rb");
 	unsigned char *data;
 	size_t len, at = 0, used;
 	struct dh_val v, first = dh_nil(), last = dh_nil();

@@ -191,11 +191,7 @@ static void node_graph(void)
 /* A minimal reader for the fixture: a CBOR sequence of [e a v tx added]. */
 static void loader(void)
 {
-	const char *paths[] = { "../shared/fixtures/datahike/legacy-dump-0.7.cbor",
-		"/work/shared/fixtures/datahike/legacy-dump-0.7.cbor", NULL };
-	const char *top = getenv("DH_TOP");
-	char path[4096];
-	FILE *f = NULL;
+	FILE *f = fopen(DH_TEST_FIXTURE, "rb");
 	unsigned char *data = NULL;
 	size_t len = 0, off = 0, used;
 	struct dh_store *st;
@@ -203,16 +199,10 @@ static void loader(void)
 	struct dh_loader *l;
 	struct dh_tx_report *r = NULL;
 	struct dh_db *db, *h;
-	int i, rc = 0, records = 0;
+	int rc = 0, records = 0;
 
-	if (top) {
-		snprintf(path, sizeof(path), "%s/../shared/fixtures/datahike/legacy-dump-0.7.cbor", top);
-		f = fopen(path, "rb");
-	}
-	for (i = 0; !f && paths[i]; i++)
-		f = fopen(paths[i], "rb");
 	if (!f) {
-		ok(1, "# SKIP the Datahike fixture is not here");
+		ok(0, "the Datahike fixture %s is readable", DH_TEST_FIXTURE);
 		return;
 	}
 	data = malloc(1 << 20);

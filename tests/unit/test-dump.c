@@ -5,7 +5,7 @@
  * gzip members, chunked dumps and their checks, the external sorter, the
  * legacy fixture, and every value type through a database round trip.
  *
- *   test-dump [FIXTURE]   (default: ../shared/fixtures/datahike/legacy-dump-0.7.cbor
+ *   test-dump [FIXTURE]   (default: tests/data/datahike/legacy-dump-0.7.cbor
  *                          relative to the source tree, via DH_TOP)
  */
 #include <errno.h>
@@ -709,7 +709,6 @@ out:
 int main(int argc, char **argv)
 {
 	char fixture[1024];
-	const char *top = getenv("DH_TOP");
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/test-dump-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir)) {
@@ -719,10 +718,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		snprintf(fixture, sizeof(fixture), "%s", argv[1]);
 	else
-		snprintf(fixture, sizeof(fixture), "%s/../shared/fixtures/datahike/legacy-dump-0.7.cbor",
-		         top ? top : "/work/main");
-	if (access(fixture, R_OK))
-		snprintf(fixture, sizeof(fixture), "/work/shared/fixtures/datahike/legacy-dump-0.7.cbor");
+		snprintf(fixture, sizeof(fixture), "%s", DH_TEST_FIXTURE);
 	dh_arena_new(&A);
 	test_vectors();
 	test_record_shapes();
