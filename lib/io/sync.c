@@ -15,6 +15,7 @@
 
 #include "dh-io.h"
 #include "io/nodeset.h"
+#include "io/walk.h"
 
 #define BATCH_BYTES (4u << 20)
 #define BATCH_NODES 1024
@@ -256,11 +257,6 @@ static int sync_branch(struct syncer *s, const char *branch)
 	return 0;
 }
 
-static int add_branch(const char *name, void *payload)
-{
-	return dh_buf_add(payload, name, strlen(name) + 1);
-}
-
 int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opts *opts,
 	struct dh_sync_stats *stats)
 {
@@ -275,12 +271,8 @@ int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opt
 	nodeset_init(&s.seen);
 	if ((rc = dh_node_batch_new(&s.batch, dst)))
 		goto out;
-	if (opts && opts->branch) {
-		if ((rc = dh_branch_check(opts->branch)) || (rc = add_branch(opts->branch, &branches)))
-			goto out;
-	} else if ((rc = dh_head_list(src, add_branch, &branches))) {
+	if ((rc = io_branches(src, opts ? opts->branch : NULL, &branches)))
 		goto out;
-	}
 	if (!branches.len) {
 		rc = dh_error_set(DH_ENOTFOUND, "store '%s' holds no database (no heads)", dh_store_uri(src));
 		goto out;

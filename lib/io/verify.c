@@ -142,6 +142,15 @@ static int add_branch(const char *name, void *payload)
 	return dh_buf_add(payload, name, strlen(name) + 1);
 }
 
+int io_branches(struct dh_store *st, const char *branch, struct dh_buf *out)
+{
+	int rc;
+
+	if (!branch)
+		return dh_head_list(st, add_branch, out);
+	return (rc = dh_branch_check(branch)) ? rc : add_branch(branch, out);
+}
+
 int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen, int trees,
 	dh_problem_cb cb, void *payload, struct dh_verify_stats *stats)
 {
@@ -154,10 +163,7 @@ int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen,
 	v.cb = cb;
 	v.payload = payload;
 	v.seen = *seen;
-	if (branch)
-		rc = add_branch(branch, &branches);
-	else
-		rc = dh_head_list(st, add_branch, &branches);
+	rc = io_branches(st, branch, &branches);
 	for (size_t i = 0; !rc && !v.stop && i < branches.len; i += strlen(branches.data + i) + 1) {
 		const char *b = branches.data + i;
 		char head[DH_HASH_HEX + 1];

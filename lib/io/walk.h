@@ -18,4 +18,11 @@
 int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen, int trees,
 	dh_problem_cb cb, void *payload, struct dh_verify_stats *stats);
 
+/*
+ * io_branches() - the branches to work on, NUL-separated, into `out`:
+ * `branch` alone (checked as a branch name) or, when NULL, every branch
+ * with a head in `st`.  Returns 0, DH_EUSAGE, store errors.
+ */
+int io_branches(struct dh_store *st, const char *branch, struct dh_buf *out);
+
 #endif
