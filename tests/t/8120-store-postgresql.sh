@@ -103,11 +103,13 @@ test_expect_success 'bad parameters and table names are usage errors' '
 '
 
 test_expect_success 'a connection dropped mid-operation: clear error, nothing written, head unmoved' '
-	mkfifo in
-	{ if dh-store "$url" put k/dropped in 2>err; then echo 0; else echo $?; fi >rc; } &
-	i=0; while [ $i -lt 100 ] && [ "$(sql "select count(*) from pg_stat_activity where application_name = '"'dh-store'"'")" = 0 ]; do
+	mkfifo in &&
+	# a name of its own: tests running beside this one have dh-store sessions too
+	ln -s "$DH_BUILD/cmd/dh-store" dh-store-drop$$ &&
+	{ if ./dh-store-drop$$ "$url" put k/dropped in 2>err; then echo 0; else echo $?; fi >rc; } &
+	i=0; while [ $i -lt 100 ] && [ "$(sql "select count(*) from pg_stat_activity where application_name = '"'dh-store-drop$$'"'")" = 0 ]; do
 		sleep 0.1; i=$((i + 1)); done &&
-	sql "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '"'dh-store'"'" >/dev/null &&
+	sql "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '"'dh-store-drop$$'"'" >/dev/null &&
 	echo data >in &&
 	wait &&
 	echo 1 >expect && test_cmp expect rc &&

@@ -88,11 +88,13 @@ test_expect_success 'bad paths and parameters are usage errors' '
 '
 
 test_expect_success 'a connection dropped mid-operation: clear error, nothing written, head unmoved' '
-	mkfifo in
-	{ if dh-store "$url" put k/dropped in 2>err; then echo 0; else echo $?; fi >rc; } &
-	i=0; while [ $i -lt 100 ] && ! redis-cli -h "$host" -p "$port" client list | grep -q "name=dh-store"; do
+	mkfifo in &&
+	# a name of its own: tests running beside this one have dh-store clients too
+	ln -s "$DH_BUILD/cmd/dh-store" dh-store-drop$$ &&
+	{ if ./dh-store-drop$$ "$url" put k/dropped in 2>err; then echo 0; else echo $?; fi >rc; } &
+	i=0; while [ $i -lt 100 ] && ! redis-cli -h "$host" -p "$port" client list | grep -q "name=dh-store-drop$$ "; do
 		sleep 0.1; i=$((i + 1)); done &&
-	id=$(redis-cli -h "$host" -p "$port" client list | sed -n "s/^id=\([0-9]*\) .*name=dh-store .*/\1/p") &&
+	id=$(redis-cli -h "$host" -p "$port" client list | sed -n "s/^id=\([0-9]*\) .*name=dh-store-drop$$ .*/\1/p") &&
 	test -n "$id" &&
 	redis-cli -h "$host" -p "$port" client kill id $id >/dev/null &&
 	echo data >in &&
