@@ -1133,39 +1133,7 @@ out:
 
 static int print_string(struct dh_buf *out, const char *s, size_t n)
 {
-	size_t i, run = 0;
-	int rc = dh_buf_addc(out, '"');
-
-	for (i = 0; !rc && i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
-		char u[8];
-
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\t': esc = "\\t"; break;
-		case '\r': esc = "\\r"; break;
-		case '\f': esc = "\\f"; break;
-		case '\b': esc = "\\b"; break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				snprintf(u, sizeof(u), "\\u%04X", c);
-				esc = u;
-			}
-		}
-		if (!esc)
-			continue;
-		if (i > run)
-			rc = dh_buf_add(out, s + run, i - run);
-		if (!rc)
-			rc = dh_buf_adds(out, esc);
-		run = i + 1;
-	}
-	if (!rc && n > run)
-		rc = dh_buf_add(out, s + run, n - run);
-	return rc ? rc : dh_buf_addc(out, '"');
+	return dhv_quote(out, NULL, s, n, DHV_QUOTE_EDN);
 }
 
 static int print_char(struct dh_buf *out, uint32_t c)

@@ -98,6 +98,17 @@ DHV_HIDDEN void dhv_uuid_fmt(char *out, const unsigned char u[16]);
 /* Parse the 8-4-4-4-12 hex form (either case).  Returns 0 or -1. */
 DHV_HIDDEN int dhv_uuid_parse(unsigned char u[16], const char *s, size_t len);
 
+/*
+ * dhv_quote() - append s[0..n) as a double-quoted string literal: `prefix`
+ * (may be NULL) right after the opening quote, then the text with ", \\,
+ * newline, tab, return, form feed and backspace escaped by a backslash and
+ * other control characters as \\uXXXX.  DHV_QUOTE_EDN also escapes DEL and
+ * writes the hex digits in upper case (as Clojure prints); without it the
+ * escapes are JSON's.  Returns 0 or DH_ENOMEM.
+ */
+#define DHV_QUOTE_EDN 1
+DHV_HIDDEN int dhv_quote(struct dh_buf *out, const char *prefix, const char *s, size_t n, int flags);
+
 /* Append standard base64 (with padding) of b[0..n). */
 DHV_HIDDEN int dhv_base64_enc(struct dh_buf *out, const unsigned char *b, size_t n);
 /*

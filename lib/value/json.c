@@ -320,41 +320,7 @@ int dh_json_read(struct dh_json_reader *r, struct dh_arena *a, struct dh_val *ou
 
 static int put_string(struct dh_buf *out, const char *s, size_t n, const char *prefix)
 {
-	size_t i, run = 0;
-	int rc = dh_buf_addc(out, '"');
-
-	if (!rc && prefix)
-		rc = dh_buf_adds(out, prefix);
-	for (i = 0; !rc && i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
-		char u[8];
-
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\t': esc = "\\t"; break;
-		case '\r': esc = "\\r"; break;
-		case '\f': esc = "\\f"; break;
-		case '\b': esc = "\\b"; break;
-		default:
-			if (c < 0x20) {
-				snprintf(u, sizeof(u), "\\u%04x", c);
-				esc = u;
-			}
-		}
-		if (!esc)
-			continue;
-		if (i > run)
-			rc = dh_buf_add(out, s + run, i - run);
-		if (!rc)
-			rc = dh_buf_adds(out, esc);
-		run = i + 1;
-	}
-	if (!rc && n > run)
-		rc = dh_buf_add(out, s + run, n - run);
-	return rc ? rc : dh_buf_addc(out, '"');
+	return dhv_quote(out, prefix, s, n, 0);
 }
 
 /* A string value, escaped by the \: convention when it would read back

@@ -796,3 +796,47 @@ int dhv_utf8_valid(const char *s, size_t n, size_t *bad)
 	}
 	return 1;
 }
+
+/* ---- quoted strings ------------------------------------------------------ */
+
+int dhv_quote(struct dh_buf *out, const char *prefix, const char *s, size_t n, int flags)
+{
+	size_t i, run = 0;
+	int rc = dh_buf_addc(out, '"');
+
+	if (!rc && prefix)
+		rc = dh_buf_adds(out, prefix);
+	for (i = 0; !rc && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char u[8];
+
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\t': esc = "\\t"; break;
+		case '\r': esc = "\\r"; break;
+		case '\f': esc = "\\f"; break;
+		case '\b': esc = "\\b"; break;
+		default:
+			if (c < 0x20 || (c == 0x7f && (flags & DHV_QUOTE_EDN))) {
+				if (flags & DHV_QUOTE_EDN)
+					snprintf(u, sizeof(u), "\\u%04X", c);
+				else
+					snprintf(u, sizeof(u), "\\u%04x", c);
+				esc = u;
+			}
+		}
+		if (!esc)
+			continue;
+		if (i > run)
+			rc = dh_buf_add(out, s + run, i - run);
+		if (!rc)
+			rc = dh_buf_adds(out, esc);
+		run = i + 1;
+	}
+	if (!rc && n > run)
+		rc = dh_buf_add(out, s + run, n - run);
+	return rc ? rc : dh_buf_addc(out, '"');
+}
