@@ -985,7 +985,13 @@ static int check_value(struct tx *t, const struct dh_attr *at, struct dh_val *v,
 	if (v->type == DH_NIL)
 		return datom_err(t, DH_EINVAL, "cannot store nil as a value", e, at->aid, v, added);
 	if (!type_ok(at->type, v)) {
-		snprintf(msg, sizeof(msg), "bad value for :%s, expected :%s", at->ident, dh_value_type_name(at->type));
+		if (at->type == DH_VT_ANY)
+			snprintf(msg, sizeof(msg),
+				 "bad value for :%s: a map, set, list or tagged value is not a datom value "
+				 "(a nested entity needs :db/valueType :db.type/ref)", at->ident);
+		else
+			snprintf(msg, sizeof(msg), "bad value for :%s, expected :%s", at->ident,
+				 dh_value_type_name(at->type));
 		return datom_err(t, DH_EINVAL, msg, e, at->aid, v, added);
 	}
 	if (at->type == DH_VT_VALUETYPE && value_type_from_kw(v->u.s, v->len) == DH_VT_ANY)

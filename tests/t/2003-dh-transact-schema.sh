@@ -67,6 +67,14 @@ test_expect_success 'schema-on-read accepts any attribute and value' '
 	dump-datoms ./rdb --schema | grep "^:anything any one undeclared"
 '
 
+test_expect_success 'schema-on-read: a nested map under an undeclared attribute says it needs a ref' '
+	head=$(dh-store ./rdb head) &&
+	echo "[{:name \"Ada\" :friend {:name \"Bob\"}}]" | test_expect_code 1 dh-transact ./rdb 2>err &&
+	grep "bad value for :friend: a map, set, list or tagged value is not a datom value (a nested entity needs :db/valueType :db.type/ref)" err &&
+	! grep null err &&
+	test "$(dh-store ./rdb head)" = "$head"
+'
+
 test_expect_success 'schema-on-read still checks declared attributes' '
 	echo "[{:db/ident :n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact ./rdb &&
 	echo "[{:db/id -1 :n \"x\"}]" | test_expect_code 1 dh-transact ./rdb 2>err &&
