@@ -96,6 +96,7 @@ static int load_locked(const char *path)
 	const struct dh_store_ops *const *list;
 	const struct dh_store_ops *const *(*backends)(void);
 	const unsigned *version;
+	const char *build;
 	struct dh_buf schemes = DH_BUF_INIT;
 	struct stat sb;
 	struct plugin *known, *np;
@@ -128,6 +129,13 @@ static int load_locked(const char *path)
 	if (*version != DH_BACKEND_API_VERSION) {
 		rc = dh_error_set(DH_EUSAGE, "plugin '%s' refused: built for backend API version %u, this libdh speaks %u",
 				  path, *version, DH_BACKEND_API_VERSION);
+		goto out;
+	}
+	/* a built-in backend's module (module.c) must come from this very build */
+	build = dlsym(h, "dh_module_build");
+	if (build && strcmp(build, DH_VERSION_STRING)) {
+		rc = dh_error_set(DH_EUSAGE, "module '%s' refused: built for libdh %.32s, this is libdh %s", path,
+				  build, DH_VERSION_STRING);
 		goto out;
 	}
 	*(void **)&backends = dlsym(h, DH_PLUGIN_BACKENDS_SYMBOL);

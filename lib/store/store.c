@@ -4,14 +4,20 @@
  * Callers use dh_store_*(); this file validates keys once, so no backend has
  * to, and routes each call through the backend's ops table.  Built-in
  * backends are listed in `builtin[]` (guarded by the build's feature
- * options); others register at run time with dh_store_register(), or come
- * from plugins (plugin.c), loaded the first time a scheme is unknown.  Heads are
- * the only mutable keys and only change through cas().
+ * options), or in `modules[]` when they are built as modules (module.c)
+ * and loaded on first use; others register at run time with
+ * dh_store_register(), or come from plugins (plugin.c), loaded the first
+ * time a scheme is unknown.  Heads are the only mutable keys and only
+ * change through cas().
  */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dh-backend.h"
@@ -26,19 +32,26 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_SQLITE
 	&dh_store_sqlite_ops,
 #endif
+	&dh_store_tiered_ops,
+};
+
+/* Schemes of the backends built as modules, and the module of each. */
+static const struct {
+	const char *scheme, *module;
+} modules[] = {
 #if DH_HAVE_POSTGRESQL
-	&dh_store_postgresql_ops,
-	&dh_store_postgres_ops,
+	{ "postgresql", "postgresql" },
+	{ "postgres", "postgresql" },
 #endif
 #if DH_HAVE_REDIS
-	&dh_store_redis_ops,
+	{ "redis", "redis" },
 #endif
 #if DH_HAVE_CLOUD
-	&dh_store_s3_ops,
-	&dh_store_dynamodb_ops,
-	&dh_store_gs_ops,
+	{ "s3", "cloud" },
+	{ "gs", "cloud" },
+	{ "dynamodb", "cloud" },
 #endif
-	&dh_store_tiered_ops,
+	{ NULL, NULL },
 };
 
 #define MAX_EXTRA 64
@@ -125,11 +138,61 @@ static int schemes_list(struct dh_buf *b)
 
 	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]) && !rc; i++)
 		rc = dh_buf_addf(b, "%s%s", i ? ", " : "", builtin[i]->scheme);
+	for (i = 0; modules[i].scheme && !rc; i++)
+		if (!dh_store_lookup(modules[i].scheme))
+			rc = dh_buf_addf(b, ", %s", modules[i].scheme);
 	pthread_mutex_lock(&reg_lock);
 	for (i = 0; i < nextra && !rc; i++)
 		rc = dh_buf_addf(b, ", %s", extra[i]->scheme);
 	pthread_mutex_unlock(&reg_lock);
 	return rc;
+}
+
+/*
+ * Where module `name` is: next to libdh.so when the library runs from its
+ * build tree, else in <libdir>/dh/modules beside the installed library
+ * (found from the library's own path, so a relocated install works).
+ */
+static int module_path(char *path, size_t size, const char *name)
+{
+	char lib[PATH_MAX], build[PATH_MAX], *slash;
+	Dl_info info;
+
+	if (!dladdr((void *)dh_store_open, &info) || !info.dli_fname || !realpath(info.dli_fname, lib) ||
+	    !(slash = strrchr(lib, '/')))
+		return dh_error_set(DH_EIO, "cannot find where libdh is installed to load module '%s'", name);
+	*slash = '\0';
+	if (realpath(DH_BUILD_ROOT, build) && !strcmp(build, lib))
+		snprintf(path, size, "%s/dh-backend-%s.so", lib, name);
+	else
+		snprintf(path, size, "%s/%s/dh-backend-%s.so", lib, DH_MODULE_SUBDIR, name);
+	return 0;
+}
+
+/*
+ * Load the module providing `scheme`, if a module does.  Returns 0 when it
+ * is loaded (or no module has the scheme); otherwise the loader's error,
+ * whose message names the module file.
+ */
+static int module_load(const char *scheme)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+	int rc;
+
+	for (i = 0; modules[i].scheme; i++)
+		if (!strcmp(modules[i].scheme, scheme))
+			break;
+	if (!modules[i].scheme)
+		return 0;
+	if ((rc = module_path(path, sizeof(path), modules[i].module)))
+		return rc;
+	if (access(path, F_OK))
+		return dh_error_set(DH_EIO, "backend '%s' is module '%s', which is missing: %s (reinstall dh)", scheme,
+				    path, strerror(errno));
+	if ((rc = dh_plugin_load(path)))
+		return dh_error_prefix(rc, "backend '%s'", scheme);
+	return 0;
 }
 
 /*
@@ -197,6 +260,13 @@ int dh_store_open(struct dh_store **out, const char *text, unsigned flags)
 	if (rc)
 		return dh_error_prefix(rc, "store '%s'", text && strchr(text, '@') ? "(uri with credentials)" : text);
 	ops = dh_store_lookup(uri->scheme);
+	if (!ops) {
+		if ((rc = module_load(uri->scheme))) {
+			dh_uri_free(uri);
+			return rc;
+		}
+		ops = dh_store_lookup(uri->scheme);
+	}
 	if (!ops) {
 		dh_plugins_autoload();
 		ops = dh_store_lookup(uri->scheme);

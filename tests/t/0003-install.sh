@@ -44,4 +44,33 @@ test_expect_success 'a program compiles and runs against the installed library' 
 	test_cmp expect out
 '
 
+test_expect_success 'network backends are modules, loaded from beside the installed library' '
+	r=$(root) &&
+	lib=$(dirname "$(ls "$r"/lib*/libdh.so "$r"/lib/*/libdh.so 2>/dev/null | head -1)") &&
+	ls "$lib"/dh/modules/dh-backend-*.so >modules &&
+	for m in $(sed -n "s|.*/dh-backend-\(.*\)\.so$|\1|p" modules); do
+		case $m in
+		redis) uri=redis://127.0.0.1:1/0 want="cannot connect" ;;
+		postgresql) uri="postgresql://dh@127.0.0.1:1/x?connect_timeout=2" want="cannot connect" ;;
+		cloud) uri="s3://dh-bucket/p?endpoint=http://127.0.0.1:1&region=us-east-1" want="Failed to connect to 127.0.0.1 port 1" ;;
+		*) echo "unknown module $m"; false ;;
+		esac &&
+		LD_LIBRARY_PATH="$lib" AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y test_expect_code 1 \
+			"$r/bin/dh-store" "$uri" has format 2>err &&
+		cat err && ! grep "module" err && grep "$want" err || return 1
+	done &&
+	! ldd "$r/bin/dh-query" | grep -E "libcurl|libpq|libhiredis"
+'
+
+test_expect_success 'a missing module is a clear error naming it; other stores still open' '
+	r=$(root) &&
+	lib=$(dirname "$(ls "$r"/lib*/libdh.so "$r"/lib/*/libdh.so 2>/dev/null | head -1)") &&
+	test -f "$lib/dh/modules/dh-backend-redis.so" &&
+	mv "$lib/dh/modules/dh-backend-redis.so" redis.so &&
+	LD_LIBRARY_PATH="$lib" test_expect_code 1 "$r/bin/dh-store" redis://127.0.0.1:1/0 list 2>err &&
+	grep "^dh-store: backend .redis. is module .$lib/dh/modules/dh-backend-redis.so., which is missing: No such file or directory (reinstall dh)$" err &&
+	LD_LIBRARY_PATH="$lib" "$r/bin/dh-store" -c "$TRASH/st" list &&
+	mv redis.so "$lib/dh/modules/dh-backend-redis.so"
+'
+
 test_done

@@ -140,6 +140,11 @@ test_expect_success 'a plugin with an unresolved symbol or a missing slot is ref
 	grep "badops.so. refused: backend .badops. lacks the required operation cas()" err
 '
 
+test_expect_success 'a built-in backend module from another build of libdh is refused' '
+	test_expect_code 1 with_bad dh-store "othermodule://$TRASH/x" list 2>err &&
+	grep "module .$bad_dir/othermodule.so. refused: built for libdh 0.0.0-another-build, this is libdh " err
+'
+
 test_expect_success 'broken plugins do not stop other stores' '
 	echo junk >"$TRASH/junk.so" &&
 	with_bad dh-store "flatdir://$TRASH/flat" has format &&
