@@ -12,7 +12,7 @@
 #define NTREES 6           /* current EAVT AEVT AVET, then their temporal twins */
 #define TREE_LOG NTREES    /* tree_ctx() index of the log tree */
 #define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
-#define TAIL_MAX_DATOMS 4096
+#define TAIL_MAX_DATOMS 512
 #define CACHE_BYTES (64u << 20)
 
 /* System attribute ids. */
