@@ -221,17 +221,16 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 /*
- * Write `data` to a temporary file next to `key` and rename it over `key`.
- * With `sync`, the file is fsynced before the rename (heads).
+ * Write `data` to a new temporary file next to `key` (a dot name, never a
+ * key), creating the directories it needs; its name goes to `tmp`.
  */
-static int replace_file(struct file_store *fs, const char *key, const void *data, size_t len, int sync)
+static int write_temp(struct file_store *fs, const char *key, const void *data, size_t len, char *tmp, size_t size)
 {
-	char tmp[DH_KEY_MAX + 64];
 	const char *slash = strrchr(key, '/');
 	int fd, rc;
 
-	snprintf(tmp, sizeof(tmp), "%.*s.tmp-%ld-%lu", slash ? (int)(slash - key + 1) : 0, key,
-		 (long)getpid(), ++fs->tmpseq);
+	snprintf(tmp, size, "%.*s.tmp-%ld-%lu", slash ? (int)(slash - key + 1) : 0, key, (long)getpid(),
+		 ++fs->tmpseq);
 	fd = openat(fs->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
 		if ((rc = make_parents(fs, key)))
@@ -240,7 +239,7 @@ static int replace_file(struct file_store *fs, const char *key, const void *data
 	}
 	if (fd < 0)
 		return io_error("create a temporary file for", key);
-	if (write_all(fd, data, len) || (sync && f_sync(fd, fsync))) {
+	if (write_all(fd, data, len)) {
 		rc = io_error("write", key);
 		close(fd);
 		unlinkat(fs->rootfd, tmp, 0);
@@ -251,12 +250,29 @@ static int replace_file(struct file_store *fs, const char *key, const void *data
 		unlinkat(fs->rootfd, tmp, 0);
 		return rc;
 	}
+	return 0;
+}
+
+/* Rename temporary file `tmp` over `key`; on failure the temporary file goes. */
+static int rename_into_place(struct file_store *fs, const char *tmp, const char *key)
+{
+	int rc;
+
 	if (f_renameat(fs->rootfd, tmp, fs->rootfd, key)) {
 		rc = io_error("rename into place", key);
 		unlinkat(fs->rootfd, tmp, 0);
 		return rc;
 	}
 	return 0;
+}
+
+/* Write `data` to a temporary file next to `key` and rename it over `key`. */
+static int replace_file(struct file_store *fs, const char *key, const void *data, size_t len)
+{
+	char tmp[DH_KEY_MAX + 64];
+	int rc = write_temp(fs, key, data, len, tmp, sizeof(tmp));
+
+	return rc ? rc : rename_into_place(fs, tmp, key);
 }
 
 static int file_open(struct dh_store **out, const struct dh_uri *uri, unsigned flags)
@@ -303,27 +319,52 @@ fail:
 	return rc;
 }
 
-static int file_flush(struct dh_store *st)
+/*
+ * Make the files written since the last flush durable, and `extra` (a
+ * temporary file the caller is about to rename into place) with them,
+ * then the directories that gained entries.
+ *
+ * Each fdatasync(2) of a new file on a journaling file system commits the
+ * journal: a few hundred microseconds apiece.  So writeback of every file
+ * is started first (sync_file_range(2), which allocates their blocks into
+ * the running journal transaction); then the first fdatasync commits that
+ * one transaction for all of them, and the later ones, and the fsyncs of
+ * the directories whose entries it committed, find little left to do.  Past
+ * SYNCFS_THRESHOLD files one syncfs(2) does the same.
+ */
+static int sync_pending(struct file_store *fs, const char *extra)
 {
-	struct file_store *fs = (struct file_store *)st;
-	size_t i, n;
+	int fds[SYNCFS_THRESHOLD];
+	const char *names[SYNCFS_THRESHOLD];
+	size_t i, n, nfd = 0, j;
 	int rc = 0;
 
-	if (fs->npending >= SYNCFS_THRESHOLD) {
+	if (fs->npending + (extra != NULL) >= SYNCFS_THRESHOLD) {
 		if (f_sync(fs->rootfd, syncfs))
 			rc = dh_error_set(DH_EIO, "cannot sync the file system of '%s': %s", fs->root, strerror(errno));
 	} else {
-		for (i = 0; i < fs->pending.len && !rc; i += n + 1) {
-			const char *key = fs->pending.data + i;
-			int fd = openat(fs->rootfd, key, O_RDONLY | O_CLOEXEC);
+		for (i = 0; i <= fs->pending.len && !rc; i += n + 1) {
+			const char *key = i < fs->pending.len ? fs->pending.data + i : extra;
+			int fd;
 
-			n = strlen(key);
-			if (fd < 0 && errno == ENOENT)
+			if (!key)
+				break;
+			n = i < fs->pending.len ? strlen(key) : 0;
+			fd = openat(fs->rootfd, key, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 && errno == ENOENT && key != extra)
 				continue;  /* deleted since: nothing to make durable */
-			if (fd < 0 || f_sync(fd, fdatasync))
+			if (fd < 0) {
 				rc = io_error("sync", key);
-			if (fd >= 0)
-				close(fd);
+				break;
+			}
+			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			names[nfd] = key;
+			fds[nfd++] = fd;
+		}
+		for (j = 0; j < nfd; j++) {
+			if (!rc && f_sync(fds[j], fdatasync))
+				rc = io_error("sync", names[j]);
+			close(fds[j]);
 		}
 	}
 	for (i = 0; i < fs->dirty_dirs.len && !rc; i += n + 1) {
@@ -342,6 +383,11 @@ static int file_flush(struct dh_store *st)
 		fs->npending = 0;
 	}
 	return rc;
+}
+
+static int file_flush(struct dh_store *st)
+{
+	return sync_pending((struct file_store *)st, NULL);
 }
 
 static void file_close(struct dh_store *st)
@@ -435,7 +481,7 @@ static int file_put(struct dh_store *st, const char *key, const void *data, size
 		if (!fstatat(fs->rootfd, key, &sb, 0) && S_ISREG(sb.st_mode) && (size_t)sb.st_size == len)
 			return 0;
 	}
-	if ((rc = replace_file(fs, key, data, len, 0)))
+	if ((rc = replace_file(fs, key, data, len)))
 		return rc;
 	return note_pending(fs, key);
 }
@@ -541,9 +587,8 @@ static int file_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 			continue;
 		if (rc) {
 			unlinkat(fs->rootfd, j.tmp[i], 0);
-		} else if (f_renameat(fs->rootfd, j.tmp[i], fs->rootfd, kvs[i].key)) {
-			rc = io_error("rename into place", kvs[i].key);
-			unlinkat(fs->rootfd, j.tmp[i], 0);
+		} else if ((rc = rename_into_place(fs, j.tmp[i], kvs[i].key))) {
+			continue;
 		} else {
 			rc = note_pending(fs, kvs[i].key);
 		}
@@ -661,14 +706,20 @@ static int lock_heads(struct file_store *fs)
 	return 0;
 }
 
+/*
+ * Under the heads lock: compare; write the new value to a temporary file;
+ * make it durable together with every node written since the last flush
+ * (one journal commit for all, see sync_pending); rename it into place and
+ * make the rename durable.  So the head never names a node that is not on
+ * disk, and a crash leaves the old value or the new one.
+ */
 static int file_cas(struct dh_store *st, const char *key, const char *old, const char *new)
 {
 	struct file_store *fs = (struct file_store *)st;
 	struct dh_buf cur = DH_BUF_INIT;
+	char tmp[DH_KEY_MAX + 64];
 	int rc, exists;
 
-	if ((rc = file_flush(st)))
-		return rc;
 	if ((rc = lock_heads(fs)))
 		return rc;
 	rc = file_get(st, key, &cur);
@@ -684,8 +735,14 @@ static int file_cas(struct dh_store *st, const char *key, const char *old, const
 		goto out;
 	}
 	if (new) {
-		rc = replace_file(fs, key, new, strlen(new), 1);
-	} else if (unlinkat(fs->rootfd, key, 0) && errno != ENOENT) {
+		if ((rc = write_temp(fs, key, new, strlen(new), tmp, sizeof(tmp))))
+			goto out;
+		if ((rc = sync_pending(fs, tmp))) {
+			unlinkat(fs->rootfd, tmp, 0);
+			goto out;
+		}
+		rc = rename_into_place(fs, tmp, key);
+	} else if (!(rc = sync_pending(fs, NULL)) && unlinkat(fs->rootfd, key, 0) && errno != ENOENT) {
 		rc = io_error("delete", key);
 	}
 	if (!rc) {
@@ -696,7 +753,7 @@ static int file_cas(struct dh_store *st, const char *key, const char *old, const
 		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - key) : 1, slash ? key : ".");
 		rc = mark_dir_dirty(fs, dir);
 		if (!rc)
-			rc = file_flush(st);
+			rc = sync_pending(fs, NULL);
 	}
 out:
 	flock(fs->lockfd, LOCK_UN);
