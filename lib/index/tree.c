@@ -205,19 +205,113 @@ struct tnode {
 	struct titem *items;
 };
 
-static int dec_datom(const struct dh_val *f, struct dh_datom *d, const char *key)
-{
-	int64_t a;
+/*
+ * Node decoding reads one field at a time straight into the items: no
+ * vector of every field is built first (it cost 120 bytes a datom, kept
+ * as long as the node stays cached, and the time to fill it).
+ */
+struct rd {
+	const unsigned char *p;
+	size_t len, pos;
+	struct dh_arena *a;
+	const char *key;
+};
 
-	if (f[0].type != DH_LONG || f[1].type != DH_LONG || f[3].type != DH_LONG || f[4].type != DH_BOOL ||
-	    f[1].u.i <= 0 || f[1].u.i > UINT32_MAX)
-		return dh_error_set(DH_ECORRUPT, "node '%s': malformed datom", key);
-	a = f[1].u.i;
-	d->e = f[0].u.i;
+static int rd_val(struct rd *r, struct dh_val *v)
+{
+	size_t used;
+	int rc = dh_cbor_decode(v, r->a, r->p + r->pos, r->len - r->pos, &used);
+
+	if (rc)
+		return dh_error_prefix(DH_ECORRUPT, "node '%s'", r->key);
+	r->pos += used;
+	return 0;
+}
+
+/*
+ * An integer that fits a long, read here (most fields of a node are one):
+ * 1 when read, 0 when the next item is something else (nothing consumed).
+ */
+static int rd_int(struct rd *r, int64_t *out)
+{
+	unsigned ib = r->pos < r->len ? r->p[r->pos] : 0xff, ai = ib & 31;
+	size_t hl = ai < 24 ? 1 : ai <= 27 ? 1 + ((size_t)1 << (ai - 24)) : 0, k;
+	uint64_t u = ai;
+
+	if (ib >> 5 > 1 || !hl || hl > r->len - r->pos)
+		return 0;
+	if (ai >= 24)
+		for (u = 0, k = 1; k < hl; k++)
+			u = u << 8 | r->p[r->pos + k];
+	if (u > INT64_MAX)
+		return 0;
+	*out = ib >> 5 ? -1 - (int64_t)u : (int64_t)u;
+	r->pos += hl;
+	return 1;
+}
+
+static int rd_long(struct rd *r, int64_t *out, const char *what)
+{
+	struct dh_val v;
+	int rc;
+
+	if (rd_int(r, out))
+		return 0;
+	if ((rc = rd_val(r, &v)))
+		return rc;
+	if (v.type != DH_LONG)
+		return dh_error_set(DH_ECORRUPT, "node '%s': %s is not an integer", r->key, what);
+	*out = v.u.i;
+	return 0;
+}
+
+static int dec_datom(struct rd *r, struct dh_datom *d)
+{
+	struct dh_val added;
+	int64_t a, v;
+	int rc;
+
+	if ((rc = rd_long(r, &d->e, "a datom's entity")) || (rc = rd_long(r, &a, "a datom's attribute")))
+		return rc;
+	if (rd_int(r, &v))
+		d->v = dh_long(v);  /* no need for the general decoder */
+	else if ((rc = rd_val(r, &d->v)))
+		return rc;
+	if ((rc = rd_long(r, &d->tx, "a datom's transaction")))
+		return rc;
+	if (r->pos < r->len && (r->p[r->pos] == 0xf4 || r->p[r->pos] == 0xf5)) {
+		added.type = DH_BOOL;
+		added.u.b = r->p[r->pos++] == 0xf5;
+	} else if ((rc = rd_val(r, &added))) {
+		return rc;
+	}
+	if (added.type != DH_BOOL || a <= 0 || a > UINT32_MAX)
+		return dh_error_set(DH_ECORRUPT, "node '%s': malformed datom", r->key);
 	d->a = (dh_aid)a;
-	d->v = f[2];
-	d->tx = f[3].u.i;
-	d->added = (uint8_t)f[4].u.b;
+	d->added = (uint8_t)added.u.b;
+	return 0;
+}
+
+/* The head of the node's outer array: its number of items. */
+static int rd_array(struct rd *r, uint64_t *n)
+{
+	unsigned ib, ai;
+	size_t hl, k;
+
+	if (r->pos >= r->len)
+		return dh_error_set(DH_ECORRUPT, "node '%s': empty", r->key);
+	ib = r->p[r->pos];
+	ai = ib & 31;
+	if (ib >> 5 != 4 || ai > 27)
+		return dh_error_set(DH_ECORRUPT, "node '%s': not an index node", r->key);
+	hl = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+	if (hl > r->len - r->pos)
+		return dh_error_set(DH_ECORRUPT, "node '%s': truncated", r->key);
+	*n = ai;
+	if (ai >= 24)
+		for (*n = 0, k = 1; k < hl; k++)
+			*n = *n << 8 | r->p[r->pos + k];
+	r->pos += hl;
 	return 0;
 }
 
@@ -228,43 +322,45 @@ static int dec_datom(const struct dh_val *f, struct dh_datom *d, const char *key
 static int dec_node(struct tnode *out, struct dh_arena *a, const struct dh_buf *raw, const char *hex,
 	int ix, int level)
 {
-	struct dh_val root;
-	const struct dh_val *f;
-	size_t used, i, n;
+	struct rd r = { (const unsigned char *)raw->data, raw->len, 0, a, NULL };
+	struct dh_val tag;
+	uint64_t len = 0;
+	int64_t nix, lev = 0, cnt;
+	size_t i, n;
 	char key[DH_NODE_KEY_LEN + 1];
 	int rc, leaf;
 
 	dh_node_key(key, hex);
-	rc = dh_cbor_decode(&root, a, (const unsigned char *)raw->data, raw->len, &used);
-	if (rc)
-		return dh_error_prefix(DH_ECORRUPT, "node '%s'", key);
-	if ((root.type != DH_VECTOR && root.type != DH_LIST) || root.len < 3 || root.u.items[0].type != DH_STRING)
-		return dh_error_set(DH_ECORRUPT, "node '%s': not an index node", key);
-	f = root.u.items;
-	if (f[0].len == 7 && !memcmp(f[0].u.s, "dh/leaf", 7))
+	r.key = key;
+	if ((rc = rd_array(&r, &len)) || len < 3 || (rc = rd_val(&r, &tag)))
+		return rc ? rc : dh_error_set(DH_ECORRUPT, "node '%s': not an index node", key);
+	if (tag.type == DH_STRING && tag.len == 7 && !memcmp(tag.u.s, "dh/leaf", 7))
 		leaf = 1;
-	else if (f[0].len == 9 && !memcmp(f[0].u.s, "dh/branch", 9))
+	else if (tag.type == DH_STRING && tag.len == 9 && !memcmp(tag.u.s, "dh/branch", 9))
 		leaf = 0;
 	else
 		return dh_error_set(DH_ECORRUPT, "node '%s': not an index node", key);
-	if (f[1].type != DH_LONG || (ix >= 0 && f[1].u.i != ix))
+	if ((rc = rd_long(&r, &nix, "the index")))
+		return rc;
+	if (ix >= 0 && nix != ix)
 		return dh_error_set(DH_ECORRUPT, "node '%s': belongs to another index", key);
+	if (!leaf && (rc = rd_long(&r, &lev, "the level")))
+		return rc;
+	if ((rc = rd_long(&r, &cnt, "the item count")))
+		return rc;
 	if (leaf) {
-		if (f[2].type != DH_LONG || f[2].u.i < 0 || root.len != 3 + 5 * (uint64_t)f[2].u.i)
+		if (cnt < 0 || len != 3 + 5 * (uint64_t)cnt)
 			return dh_error_set(DH_ECORRUPT, "node '%s': wrong datom count", key);
-		out->level = 0;
-		n = (size_t)f[2].u.i;
-		f += 3;
-	} else {
-		if (root.len < 4 || f[2].type != DH_LONG || f[3].type != DH_LONG || f[2].u.i < 1 ||
-		    f[2].u.i > MAX_LEVELS || f[3].u.i < 1 || root.len != 4 + 7 * (uint64_t)f[3].u.i)
-			return dh_error_set(DH_ECORRUPT, "node '%s': malformed branch", key);
-		out->level = (uint32_t)f[2].u.i;
-		n = (size_t)f[3].u.i;
-		f += 4;
+	} else if (len < 4 || lev < 1 || lev > MAX_LEVELS || cnt < 1 || len != 4 + 7 * (uint64_t)cnt) {
+		return dh_error_set(DH_ECORRUPT, "node '%s': malformed branch", key);
 	}
+	/* every item takes a byte at least: a count the bytes cannot hold is corrupt, not an allocation */
+	if ((uint64_t)cnt > raw->len)
+		return dh_error_set(DH_ECORRUPT, "node '%s': more items than bytes", key);
+	out->level = (uint32_t)lev;
 	if (level >= 0 && out->level != (uint32_t)level)
 		return dh_error_set(DH_ECORRUPT, "node '%s': at level %u, expected %d", key, out->level, level);
+	n = (size_t)cnt;
 	out->n = n;
 	out->items = dh_arena_alloc(a, (n ? n : 1) * sizeof(*out->items));
 	if (!out->items)
@@ -273,20 +369,23 @@ static int dec_node(struct tnode *out, struct dh_arena *a, const struct dh_buf *
 		struct titem *it = &out->items[i];
 
 		if (leaf) {
-			if ((rc = dec_datom(f, &it->k, key)))
-				return rc;
 			it->count = 1;
-			f += 5;
 		} else {
-			if (f[0].type != DH_BYTES || f[0].len != DH_HASH_LEN || f[1].type != DH_LONG || f[1].u.i < 1)
-				return dh_error_set(DH_ECORRUPT, "node '%s': malformed child entry", key);
-			memcpy(it->child, f[0].u.s, DH_HASH_LEN);
-			it->count = (uint64_t)f[1].u.i;
-			if ((rc = dec_datom(f + 2, &it->k, key)))
+			struct dh_val child;
+			int64_t count;
+
+			if ((rc = rd_val(&r, &child)) || (rc = rd_long(&r, &count, "a child's count")))
 				return rc;
-			f += 7;
+			if (child.type != DH_BYTES || child.len != DH_HASH_LEN || count < 1)
+				return dh_error_set(DH_ECORRUPT, "node '%s': malformed child entry", key);
+			memcpy(it->child, child.u.s, DH_HASH_LEN);
+			it->count = (uint64_t)count;
 		}
+		if ((rc = dec_datom(&r, &it->k)))
+			return rc;
 	}
+	if (r.pos != r.len)
+		return dh_error_set(DH_ECORRUPT, "node '%s': %zu bytes after its items", key, r.len - r.pos);
 	return 0;
 }
 
