@@ -234,18 +234,45 @@ static int rd_val(struct rd *r, struct dh_val *v)
  */
 static int rd_int(struct rd *r, int64_t *out)
 {
-	unsigned ib = r->pos < r->len ? r->p[r->pos] : 0xff, ai = ib & 31;
-	size_t hl = ai < 24 ? 1 : ai <= 27 ? 1 + ((size_t)1 << (ai - 24)) : 0, k;
-	uint64_t u = ai;
+	const unsigned char *p = r->p + r->pos;
+	size_t left = r->len - r->pos;
+	uint64_t u;
+	size_t hl;
 
-	if (ib >> 5 > 1 || !hl || hl > r->len - r->pos)
+	if (!left || *p >= 0x40)
 		return 0;
-	if (ai >= 24)
-		for (u = 0, k = 1; k < hl; k++)
-			u = u << 8 | r->p[r->pos + k];
-	if (u > INT64_MAX)
-		return 0;
-	*out = ib >> 5 ? -1 - (int64_t)u : (int64_t)u;
+	switch (*p & 31) {
+	case 24:
+		if (left < 2)
+			return 0;
+		u = p[1], hl = 2;
+		break;
+	case 25:
+		if (left < 3)
+			return 0;
+		u = (uint64_t)p[1] << 8 | p[2], hl = 3;
+		break;
+	case 26:
+		if (left < 5)
+			return 0;
+		u = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4], hl = 5;
+		break;
+	case 27:
+		if (left < 9)
+			return 0;
+		u = 0;
+		for (hl = 1; hl < 9; hl++)
+			u = u << 8 | p[hl];
+		if (u > INT64_MAX)
+			return 0;
+		break;
+	default:
+		if ((*p & 31) > 27)
+			return 0;
+		u = *p & 31, hl = 1;
+		break;
+	}
+	*out = *p >= 0x20 ? -1 - (int64_t)u : (int64_t)u;
 	r->pos += hl;
 	return 1;
 }
