@@ -319,38 +319,286 @@ out:
 
 /* ---- absorbing the tail ------------------------------------------------ */
 
+/*
+ * Sorting is most of the work of a large transaction, so it is done once:
+ * edits are sorted by index (4-byte elements, not 64-byte edits) for EAVT;
+ * AEVT is then EAVT's order regrouped by attribute with a counting sort
+ * (a stable regrouping of (e a v) order is (a e v) order), and AVET is that
+ * order with each attribute's run sorted by value.  Every step is stable,
+ * so among equal keys the log's order stands and the last edit wins.
+ */
 struct sortctx {
 	struct dh_tree_ctx tc;
-	const struct dh_tree_edit *base;
+	const struct dh_tree_edit *e;
 };
 
-static struct sortctx *sctx;
-
-/* Sort by key; equal keys keep log order (index as tie-break), so the last wins. */
-static int edit_cmp(const void *x, const void *y)
+static int by_key(const void *x, const void *y, void *arg)
 {
-	const struct dh_tree_edit *a = x, *b = y;
-	int r = dh_tree_cmp(&sctx->tc, &a->d, &b->d);
+	const struct sortctx *sc = arg;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	int r = dh_tree_cmp(&sc->tc, &sc->e[i].d, &sc->e[j].d);
 
-	if (r)
-		return r;
-	return a < b ? -1 : a > b;
+	return r ? r : (i > j) - (i < j);
 }
 
-/* Sort edits by key and keep the last edit of each key.  Returns the new count. */
-static size_t sort_dedupe(struct sortctx *sc, struct dh_tree_edit *e, size_t n)
+static int by_value(const void *x, const void *y, void *arg)
+{
+	const struct sortctx *sc = arg;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	int r = dh_val_cmp(&sc->e[i].d.v, &sc->e[j].d.v);
+
+	return r ? r : (i > j) - (i < j);
+}
+
+/*
+ * Stable LSD radix sort of the n indices `ix` by the 64-bit keys key[ix[i]]
+ * (`tmp` has room for n), skipping bytes in which no two keys differ.
+ */
+static void radix_ix(uint32_t *ix, uint32_t *tmp, size_t n, const uint64_t *key)
+{
+	uint64_t diff = 0;
+	size_t i, pass;
+
+	for (i = 1; i < n; i++)
+		diff |= key[ix[i]] ^ key[ix[0]];
+	for (pass = 0; pass < 8; pass++) {
+		unsigned sh = 8 * (unsigned)pass;
+		size_t count[257] = { 0 };
+
+		if (!((diff >> sh) & 0xff))
+			continue;
+		for (i = 0; i < n; i++)
+			count[((key[ix[i]] >> sh) & 0xff) + 1]++;
+		for (i = 1; i < 257; i++)
+			count[i] += count[i - 1];
+		for (i = 0; i < n; i++)
+			tmp[count[(key[ix[i]] >> sh) & 0xff]++] = ix[i];
+		memcpy(ix, tmp, n * sizeof(*ix));
+	}
+}
+
+/* A signed integer as an unsigned one of the same order. */
+static uint64_t biased(int64_t v)
+{
+	return (uint64_t)v ^ ((uint64_t)1 << 63);
+}
+
+/*
+ * Sort the indices `ix` of sc->e by full key, given that they are sorted
+ * already by `key`, a prefix of it: insertion sort of each run of equal
+ * prefixes (a run is one entity's datoms: a handful).
+ */
+static void sort_runs(const struct sortctx *sc, uint32_t *ix, size_t n, const uint64_t *key)
+{
+	size_t i, j, lo;
+
+	for (lo = 0; lo < n; lo = i) {
+		for (i = lo + 1; i < n && key[ix[i]] == key[ix[lo]]; i++)
+			;
+		for (j = lo + 1; j < i; j++) {
+			uint32_t x = ix[j];
+			size_t k = j;
+
+			while (k > lo && by_key(&ix[k - 1], &x, (void *)sc) > 0) {
+				ix[k] = ix[k - 1];
+				k--;
+			}
+			ix[k] = x;
+		}
+	}
+}
+
+/*
+ * Sort the indices 0..n-1 of sc->e by key, stably: a radix sort on the
+ * leading integer components, then the full comparison within runs that
+ * share them; a comparison sort when runs grow long (few distinct
+ * entities, say), where insertion sort would not do.
+ */
+static void sort_ix(const struct sortctx *sc, uint32_t *ix, uint32_t *tmp, uint64_t *key, size_t n)
+{
+	size_t i, runs = 1;
+
+	for (i = 0; i < n; i++)
+		ix[i] = (uint32_t)i;
+	if (sc->tc.ix == DH_EAVT) {
+		for (i = 0; i < n; i++)
+			key[i] = biased(sc->e[i].d.e);
+		radix_ix(ix, tmp, n, key);
+	} else if (sc->tc.ix == (enum dh_index)DH_TREE_LOG) {
+		/* (tx, the tx entity first, e) */
+		for (i = 0; i < n; i++)
+			key[i] = biased(sc->e[i].d.e);
+		radix_ix(ix, tmp, n, key);
+		for (i = 0; i < n; i++)
+			key[i] = sc->e[i].d.e != sc->e[i].d.tx;
+		radix_ix(ix, tmp, n, key);
+		for (i = 0; i < n; i++)
+			key[i] = biased(sc->e[i].d.tx);
+		radix_ix(ix, tmp, n, key);
+		for (i = 0; i < n; i++)
+			key[i] = (uint64_t)sc->e[i].d.tx * 0x9E3779B97F4A7C15u ^ biased(sc->e[i].d.e);
+	} else {
+		qsort_r(ix, n, sizeof(*ix), by_key, (void *)sc);
+		return;
+	}
+	for (i = 1; i < n; i++)
+		runs += key[ix[i]] != key[ix[i - 1]];
+	if (n / runs > 64)
+		qsort_r(ix, n, sizeof(*ix), by_key, (void *)sc);
+	else
+		sort_runs(sc, ix, n, key);
+}
+
+/*
+ * Copy the edits `e` in the order `ix` (n indices) to `out`, keeping only
+ * the last of each run of equal keys.  Returns the count.
+ */
+static size_t gather_dedupe(const struct sortctx *sc, const uint32_t *ix, size_t n, struct dh_tree_edit *out)
 {
 	size_t i, m = 0;
 
-	sctx = sc;
-	qsort(e, n, sizeof(*e), edit_cmp);
 	for (i = 0; i < n; i++) {
-		if (m && !dh_tree_cmp(&sc->tc, &e[m - 1].d, &e[i].d))
-			e[m - 1] = e[i];
+		const struct dh_tree_edit *x = &sc->e[ix[i]];
+
+		if (m && !dh_tree_cmp(&sc->tc, &out[m - 1].d, &x->d))
+			out[m - 1] = *x;
 		else
-			e[m++] = e[i];
+			out[m++] = *x;
 	}
 	return m;
+}
+
+/* Scratch memory of an absorb, for n edits. */
+struct scratch {
+	struct dh_tree_edit *tmp;
+	uint32_t *ix, *ix2;
+	uint64_t *key;
+};
+
+/* Sort the edits `e` by key and keep the last edit of each key; their count goes to *m. */
+static void sort_dedupe(struct sortctx *sc, struct dh_tree_edit *e, size_t n, const struct scratch *w, size_t *m)
+{
+	sc->e = e;
+	sort_ix(sc, w->ix, w->ix2, w->key, n);
+	*m = gather_dedupe(sc, w->ix, n, w->tmp);
+	memcpy(e, w->tmp, *m * sizeof(*e));
+}
+
+struct abucket {
+	uint64_t key;      /* rank << 32 | aid: the attribute's place in AEVT order */
+	size_t count, at;
+};
+
+static int by_bucket(const void *x, const void *y)
+{
+	uint64_t a = ((const struct abucket *)x)->key, b = ((const struct abucket *)y)->key;
+
+	return (a > b) - (a < b);
+}
+
+/*
+ * The three current trees from the edits `e` (n of them, in log order):
+ * each tree's edits, sorted and deduplicated, are applied in turn.
+ */
+static int absorb_current(struct commit *c, const struct schema *s, struct dh_store *st, struct dh_tree_edit *e,
+	size_t n, const struct scratch *w, struct dh_node_batch *batch)
+{
+	struct dh_tree_edit *tmp = w->tmp;
+	uint32_t *ix = w->ix, *ix2 = w->ix2;
+	struct sortctx sc = { .tc = { .st = st, .ix = DH_EAVT, .rank = s->rank, .nrank = (size_t)s->max + 1 } };
+	struct abucket *b = NULL;
+	uint32_t *slot = NULL;     /* attribute id -> bucket + 1, for attributes the schema knows */
+	size_t i, j, m, nb = 0, cap = 0;
+	int rc;
+
+	/* EAVT: one full sort */
+	sc.e = e;
+	sort_ix(&sc, ix, ix2, w->key, n);
+	m = gather_dedupe(&sc, ix, n, tmp);
+	if ((rc = dh_tree_apply(&c->roots[DH_EAVT], &sc.tc, &c->roots[DH_EAVT], tmp, m, batch)))
+		return rc;
+	/* the deduplicated edits in EAVT order become the source of the other two */
+	memcpy(e, tmp, m * sizeof(*e));
+	n = m;
+	sc.e = e;
+
+	/* AEVT: a counting sort by attribute */
+	slot = calloc((size_t)s->max + 2, sizeof(*slot));
+	if (!slot)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		dh_aid a = e[i].d.a;
+		size_t k;
+
+		if (a <= s->max && slot[a]) {
+			b[slot[a] - 1].count++;
+			continue;
+		}
+		for (k = 0; k < nb && (uint32_t)b[k].key != a; k++)
+			;
+		if (k == nb) {
+			if (nb == cap) {
+				struct abucket *nbk = realloc(b, (cap = cap ? 2 * cap : 16) * sizeof(*b));
+
+				if (!nbk) {
+					rc = dh_error_set(DH_ENOMEM, "out of memory");
+					goto out;
+				}
+				b = nbk;
+			}
+			b[nb].key = (uint64_t)(a <= s->max ? s->rank[a] : UINT32_MAX - 1) << 32 | a;
+			b[nb].count = 0;
+			nb++;
+		}
+		b[k].count++;
+		if (a <= s->max)
+			slot[a] = (uint32_t)k + 1;
+	}
+	qsort(b, nb, sizeof(*b), by_bucket);
+	for (i = 0, m = 0; i < nb; i++) {
+		b[i].at = m;
+		m += b[i].count;
+		if ((dh_aid)b[i].key <= s->max)
+			slot[(dh_aid)b[i].key] = (uint32_t)i + 1;
+	}
+	for (i = 0; i < n; i++) {
+		dh_aid a = e[i].d.a;
+		size_t k;
+
+		if (a <= s->max) {
+			k = slot[a] - 1;
+		} else {
+			for (k = 0; (uint32_t)b[k].key != a; k++)
+				;
+		}
+		ix2[b[k].at++] = (uint32_t)i;
+	}
+	sc.tc.ix = DH_AEVT;
+	for (i = 0; i < n; i++)
+		tmp[i] = e[ix2[i]];
+	if ((rc = dh_tree_apply(&c->roots[DH_AEVT], &sc.tc, &c->roots[DH_AEVT], tmp, n, batch)))
+		goto out;
+
+	/* AVET: AEVT's runs of indexed attributes, each sorted by value */
+	sc.tc.ix = DH_AVET;
+	for (i = 0, j = 0, m = 0; i < nb; i++) {
+		dh_aid a = (dh_aid)b[i].key;
+		size_t len = b[i].count;
+
+		if (a <= s->max && s->attrs[a].in_avet) {
+			memcpy(ix + m, ix2 + j, len * sizeof(*ix));
+			qsort_r(ix + m, len, sizeof(*ix), by_value, &sc);
+			m += len;
+		}
+		j += len;
+	}
+	for (i = 0; i < m; i++)
+		tmp[i] = e[ix[i]];
+	rc = dh_tree_apply(&c->roots[DH_AVET], &sc.tc, &c->roots[DH_AVET], tmp, m, batch);
+out:
+	free(slot);
+	free(b);
+	return rc;
 }
 
 void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree)
@@ -389,22 +637,33 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 	struct dh_node_batch *batch)
 {
 	struct dh_tree_edit *e = NULL;
+	struct scratch w;
 	struct sortctx sc;
 	size_t i, m;
 	int t, rc = 0;
 
+	if (2 * (uint64_t)n + 1 > UINT32_MAX)
+		return dh_error_set(DH_EINVAL, "transaction too large: %zu datoms", n);
 	e = malloc((2 * n + 1) * sizeof(*e));
-	if (!e)
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	for (t = 0; t < NTREES; t++) {
-		int ix = t % 3;
-
-		if (t >= 3 && c->no_history)
-			break;
+	w.tmp = malloc((2 * n + 1) * sizeof(*w.tmp));
+	w.ix = malloc((2 * n + 1) * sizeof(*w.ix));
+	w.ix2 = malloc((2 * n + 1) * sizeof(*w.ix2));
+	w.key = malloc((2 * n + 1) * sizeof(*w.key));
+	if (!e || !w.tmp || !w.ix || !w.ix2 || !w.key) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		e[i].d = ev[i].d;
+		e[i].op = ev[i].d.added ? DH_EDIT_PUT : DH_EDIT_DEL;
+	}
+	if ((rc = absorb_current(c, s, st, e, n, &w, batch)))
+		goto out;
+	for (t = 3; t < NTREES && !c->no_history; t++) {
 		sc.tc.cache = NULL;
 		sc.tc.st = st;
-		sc.tc.ix = (enum dh_index)ix;
-		sc.tc.history = t >= 3;
+		sc.tc.ix = (enum dh_index)(t % 3);
+		sc.tc.history = 1;
 		sc.tc.rank = s->rank;
 		sc.tc.nrank = (size_t)s->max + 1;
 		m = 0;
@@ -412,13 +671,9 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 			const struct dh_datom *d = &ev[i].d;
 			const struct dh_attr *at = d->a <= s->max ? &s->attrs[d->a] : NULL;
 
-			if (ix == DH_AVET && !(at && at->in_avet))
+			if (t % 3 == DH_AVET && !(at && at->in_avet))
 				continue;
-			if (t < 3) {
-				e[m].d = *d;
-				e[m].op = d->added ? DH_EDIT_PUT : DH_EDIT_DEL;
-				m++;
-			} else if (!d->added && !(at && at->no_history)) {
+			if (!d->added && !(at && at->no_history)) {
 				e[m].d = *d;
 				e[m].d.tx = ev[i].prev_tx;
 				e[m].d.added = 1;
@@ -429,18 +684,25 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 				m++;
 			}
 		}
-		m = sort_dedupe(&sc, e, m);
+		sort_dedupe(&sc, e, m, &w, &m);
 		if ((rc = dh_tree_apply(&c->roots[t], &sc.tc, &c->roots[t], e, m, batch)))
-			break;
+			goto out;
 	}
-	if (!rc) {
-		m = log_edits(e, ev, n, c->no_history);
-		sc.tc.ix = (enum dh_index)DH_TREE_LOG;
-		sc.tc.history = 1;
-		m = sort_dedupe(&sc, e, m);
-		rc = dh_tree_apply(&c->log, &sc.tc, &c->log, e, m, batch);
-	}
+	m = log_edits(e, ev, n, c->no_history);
+	sc.tc.cache = NULL;
+	sc.tc.st = st;
+	sc.tc.ix = (enum dh_index)DH_TREE_LOG;
+	sc.tc.history = 1;
+	sc.tc.rank = s->rank;
+	sc.tc.nrank = (size_t)s->max + 1;
+	sort_dedupe(&sc, e, m, &w, &m);
+	rc = dh_tree_apply(&c->log, &sc.tc, &c->log, e, m, batch);
+out:
 	free(e);
+	free(w.tmp);
+	free(w.ix);
+	free(w.ix2);
+	free(w.key);
 	return rc;
 }
 
