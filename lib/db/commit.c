@@ -639,16 +639,19 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 	struct dh_tree_edit *e = NULL;
 	struct scratch w;
 	struct sortctx sc;
-	size_t i, m;
+	size_t i, m, cap;
 	int t, rc = 0;
 
-	if (2 * (uint64_t)n + 1 > UINT32_MAX)
+	/* room for every event, and two edits per retraction in the temporal trees */
+	for (i = 0, cap = n + 1; i < n; i++)
+		cap += !ev[i].d.added;
+	if (cap > UINT32_MAX)
 		return dh_error_set(DH_EINVAL, "transaction too large: %zu datoms", n);
-	e = malloc((2 * n + 1) * sizeof(*e));
-	w.tmp = malloc((2 * n + 1) * sizeof(*w.tmp));
-	w.ix = malloc((2 * n + 1) * sizeof(*w.ix));
-	w.ix2 = malloc((2 * n + 1) * sizeof(*w.ix2));
-	w.key = malloc((2 * n + 1) * sizeof(*w.key));
+	e = malloc(cap * sizeof(*e));
+	w.tmp = malloc(cap * sizeof(*w.tmp));
+	w.ix = malloc(cap * sizeof(*w.ix));
+	w.ix2 = malloc(cap * sizeof(*w.ix2));
+	w.key = malloc(cap * sizeof(*w.key));
 	if (!e || !w.tmp || !w.ix || !w.ix2 || !w.key) {
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto out;
