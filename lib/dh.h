@@ -95,6 +95,15 @@ void dh_buf_init(struct dh_buf *b);
 void dh_buf_release(struct dh_buf *b);
 /* Make room for `extra` more bytes.  Returns 0 or DH_ENOMEM. */
 int dh_buf_grow(struct dh_buf *b, size_t extra);
+
+/*
+ * dh_buf_reserve() - dh_buf_grow() without a call when there is room
+ * already: for loops that append a few bytes at a time.
+ */
+static inline int dh_buf_reserve(struct dh_buf *b, size_t extra)
+{
+	return b->cap > b->len && extra < b->cap - b->len ? 0 : dh_buf_grow(b, extra);
+}
 int dh_buf_add(struct dh_buf *b, const void *data, size_t len);
 int dh_buf_adds(struct dh_buf *b, const char *s);
 int dh_buf_addc(struct dh_buf *b, char c);

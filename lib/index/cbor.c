@@ -11,9 +11,13 @@
 
 int dh_cw_head(struct dh_buf *b, unsigned major, uint64_t n)
 {
-	unsigned char h[9];
+	unsigned char *h;
 	size_t len;
+	int rc = dh_buf_reserve(b, 9);
 
+	if (rc)
+		return rc;
+	h = (unsigned char *)b->data + b->len;
 	major <<= 5;
 	if (n < 24) {
 		h[0] = (unsigned char)(major | n);
@@ -38,7 +42,9 @@ int dh_cw_head(struct dh_buf *b, unsigned major, uint64_t n)
 			h[1 + i] = (unsigned char)(n >> (56 - 8 * i));
 		len = 9;
 	}
-	return dh_buf_add(b, h, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 int dh_cw_uint(struct dh_buf *b, uint64_t n)

@@ -47,7 +47,7 @@ int dh_buf_grow(struct dh_buf *b, size_t extra)
 
 int dh_buf_add(struct dh_buf *b, const void *data, size_t len)
 {
-	int rc = dh_buf_grow(b, len);
+	int rc = dh_buf_reserve(b, len);
 
 	if (rc)
 		return rc;

@@ -12,8 +12,10 @@
  * Encoding is deterministic: the same value always gives the same bytes,
  * whatever order a map or set was built in (entries sorted by their
  * encoded keys, as RFC 8949 section 4.2.1 asks) and whatever NaN it holds.
- * The item heads come from libcbor's cbor_encode_* functions; the
- * ordering, canonical NaNs and the choice of widths are done here.
+ * Item heads are written here (a node encodes millions of them; a call
+ * into libcbor for each cost more than the encoding), floats by libcbor's
+ * cbor_encode_single/double; the ordering, canonical NaNs and the choice
+ * of widths are done here.
  *
  * Decoding reads one item head at a time; the heads that make up datoms
  * (definite lengths, integers, tags, booleans, null, 4- and 8-byte floats)
@@ -39,45 +41,64 @@
 
 /* ---- encoding -------------------------------------------------------------- */
 
-typedef size_t (*head_fn)(uint64_t, unsigned char *, size_t);
+/* CBOR major types */
+enum { M_UINT, M_NEGINT, M_BYTES, M_TEXT, M_ARRAY, M_MAP, M_TAG };
 
-static size_t enc_tag(uint64_t v, unsigned char *b, size_t n) { return cbor_encode_tag(v, b, n); }
-static size_t enc_bytes(uint64_t v, unsigned char *b, size_t n) { return cbor_encode_bytestring_start((size_t)v, b, n); }
-static size_t enc_text(uint64_t v, unsigned char *b, size_t n) { return cbor_encode_string_start((size_t)v, b, n); }
-static size_t enc_array(uint64_t v, unsigned char *b, size_t n) { return cbor_encode_array_start((size_t)v, b, n); }
-static size_t enc_map(uint64_t v, unsigned char *b, size_t n) { return cbor_encode_map_start((size_t)v, b, n); }
-
-/* Append what `fn` writes for `v` (at most 9 bytes). */
-static int put(struct dh_buf *out, head_fn fn, uint64_t v)
+/* Append the shortest head of major type `major` with argument `v`. */
+static int put(struct dh_buf *out, unsigned major, uint64_t v)
 {
-	int rc = dh_buf_grow(out, 9);
+	unsigned char *h;
+	size_t len;
+	int rc = dh_buf_reserve(out, 9);
 
 	if (rc)
 		return rc;
-	out->len += fn(v, (unsigned char *)out->data + out->len, 9);
+	h = (unsigned char *)out->data + out->len;
+	major <<= 5;
+	if (v < 24) {
+		h[0] = (unsigned char)(major | v);
+		len = 1;
+	} else if (v <= 0xff) {
+		h[0] = (unsigned char)(major | 24);
+		h[1] = (unsigned char)v;
+		len = 2;
+	} else if (v <= 0xffff) {
+		h[0] = (unsigned char)(major | 25);
+		h[1] = (unsigned char)(v >> 8);
+		h[2] = (unsigned char)v;
+		len = 3;
+	} else if (v <= 0xffffffffu) {
+		h[0] = (unsigned char)(major | 26);
+		for (int i = 0; i < 4; i++)
+			h[1 + i] = (unsigned char)(v >> (24 - 8 * i));
+		len = 5;
+	} else {
+		h[0] = (unsigned char)(major | 27);
+		for (int i = 0; i < 8; i++)
+			h[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+		len = 9;
+	}
+	out->len += len;
 	out->data[out->len] = '\0';
 	return 0;
 }
 
-static int put_raw(struct dh_buf *out, size_t (*fn)(unsigned char *, size_t))
+/* Append one byte: a simple value (null 0xf6, false 0xf4, true 0xf5). */
+static int put_byte(struct dh_buf *out, unsigned char c)
 {
-	int rc = dh_buf_grow(out, 9);
+	int rc = dh_buf_reserve(out, 1);
 
 	if (rc)
 		return rc;
-	out->len += fn((unsigned char *)out->data + out->len, 9);
+	out->data[out->len++] = (char)c;
 	out->data[out->len] = '\0';
 	return 0;
 }
 
-static size_t enc_null(unsigned char *b, size_t n) { return cbor_encode_null(b, n); }
-static size_t enc_true(unsigned char *b, size_t n) { return cbor_encode_bool(true, b, n); }
-static size_t enc_false(unsigned char *b, size_t n) { return cbor_encode_bool(false, b, n); }
-
-static int put_text(struct dh_buf *out, head_fn fn, const char *prefix, const void *s, size_t n)
+static int put_text(struct dh_buf *out, unsigned major, const char *prefix, const void *s, size_t n)
 {
 	size_t np = prefix ? strlen(prefix) : 0;
-	int rc = put(out, fn, np + n);
+	int rc = put(out, major, np + n);
 
 	if (!rc && np)
 		rc = dh_buf_add(out, prefix, np);
@@ -87,8 +108,8 @@ static int put_text(struct dh_buf *out, head_fn fn, const char *prefix, const vo
 static int put_int(struct dh_buf *out, int64_t i)
 {
 	if (i >= 0)
-		return put(out, cbor_encode_uint, (uint64_t)i);
-	return put(out, cbor_encode_negint, (uint64_t)(-(i + 1)));
+		return put(out, M_UINT, (uint64_t)i);
+	return put(out, M_NEGINT, (uint64_t)(-(i + 1)));
 }
 
 /* A bigint as tag 2 (n >= 0: magnitude) or tag 3 (n < 0: |n| - 1). */
@@ -99,9 +120,9 @@ static int put_bignum(struct dh_buf *out, const char *text, size_t len)
 
 	rc = dhv_bigint_to_bytes(&mag, text + neg, len - (size_t)neg, neg);
 	if (!rc)
-		rc = put(out, enc_tag, neg ? 3 : 2);
+		rc = put(out, M_TAG, neg ? 3 : 2);
 	if (!rc)
-		rc = put_text(out, enc_bytes, NULL, mag.data ? mag.data : "", mag.len);
+		rc = put_text(out, M_BYTES, NULL, mag.data ? mag.data : "", mag.len);
 	dh_buf_release(&mag);
 	return rc;
 }
@@ -139,9 +160,9 @@ static int put_bigdec(struct dh_buf *out, const struct dh_val *v)
 		rc = dh_error_set(DH_EINVAL, "malformed bigdec text '%.40s'", v->u.s);
 		goto out;
 	}
-	rc = put(out, enc_tag, 4);
+	rc = put(out, M_TAG, 4);
 	if (!rc)
-		rc = put(out, enc_array, 2);
+		rc = put(out, M_ARRAY, 2);
 	if (!rc)
 		rc = put_int(out, -d.scale);
 	if (rc)
@@ -174,16 +195,16 @@ static int put_inst(struct dh_buf *out, int64_t ms)
 	if (ms >= -62167219200000LL && ms < 253402300800000LL) {
 		int n = dhv_inst_fmt(t, ms, 0, "Z");
 
-		rc = put(out, enc_tag, 0);
-		return rc ? rc : put_text(out, enc_text, NULL, t, (size_t)n);
+		rc = put(out, M_TAG, 0);
+		return rc ? rc : put_text(out, M_TEXT, NULL, t, (size_t)n);
 	}
 	/* RFC 3339 has four-digit years; beyond them, epoch seconds */
-	rc = put(out, enc_tag, 1);
+	rc = put(out, M_TAG, 1);
 	if (rc)
 		return rc;
 	if (ms % 1000 == 0)
 		return put_int(out, ms / 1000);
-	rc = dh_buf_grow(out, 9);
+	rc = dh_buf_reserve(out, 9);
 	if (!rc) {
 		out->len += cbor_encode_double((double)ms / 1000.0, (unsigned char *)out->data + out->len, 9);
 		out->data[out->len] = '\0';
@@ -253,9 +274,9 @@ static int encode(struct dh_buf *out, const struct dh_val *v)
 
 	switch (v->type) {
 	case DH_NIL:
-		return put_raw(out, enc_null);
+		return put_byte(out, 0xf6);
 	case DH_BOOL:
-		return put_raw(out, v->u.b ? enc_true : enc_false);
+		return put_byte(out, v->u.b ? 0xf5 : 0xf4);
 	case DH_LONG:
 		return put_int(out, v->u.i);
 	case DH_BIGINT:
@@ -263,7 +284,7 @@ static int encode(struct dh_buf *out, const struct dh_val *v)
 	case DH_FLOAT: {
 		float f = isnan(v->u.d) ? NAN : (float)v->u.d;
 
-		rc = dh_buf_grow(out, 5);
+		rc = dh_buf_reserve(out, 5);
 		if (!rc) {
 			out->len += cbor_encode_single(f, (unsigned char *)out->data + out->len, 5);
 			out->data[out->len] = '\0';
@@ -273,7 +294,7 @@ static int encode(struct dh_buf *out, const struct dh_val *v)
 	case DH_DOUBLE: {
 		double d = isnan(v->u.d) ? NAN : v->u.d;
 
-		rc = dh_buf_grow(out, 9);
+		rc = dh_buf_reserve(out, 9);
 		if (!rc) {
 			out->len += cbor_encode_double(d, (unsigned char *)out->data + out->len, 9);
 			out->data[out->len] = '\0';
@@ -285,46 +306,46 @@ static int encode(struct dh_buf *out, const struct dh_val *v)
 	case DH_CHAR: {
 		char enc[4];
 
-		rc = put(out, enc_tag, 27);
+		rc = put(out, M_TAG, 27);
 		if (!rc)
-			rc = put(out, enc_array, 2);
+			rc = put(out, M_ARRAY, 2);
 		if (!rc)
-			rc = put_text(out, enc_text, NULL, "dh/char", 7);
-		return rc ? rc : put_text(out, enc_text, NULL, enc, (size_t)dhv_utf8_put(enc, (uint32_t)v->u.i));
+			rc = put_text(out, M_TEXT, NULL, "dh/char", 7);
+		return rc ? rc : put_text(out, M_TEXT, NULL, enc, (size_t)dhv_utf8_put(enc, (uint32_t)v->u.i));
 	}
 	case DH_STRING:
-		return put_text(out, enc_text, NULL, v->u.s, v->len);
+		return put_text(out, M_TEXT, NULL, v->u.s, v->len);
 	case DH_KEYWORD:
 	case DH_SYMBOL:
-		rc = put(out, enc_tag, 39);
-		return rc ? rc : put_text(out, enc_text, v->type == DH_KEYWORD ? ":" : NULL, v->u.s, v->len);
+		rc = put(out, M_TAG, 39);
+		return rc ? rc : put_text(out, M_TEXT, v->type == DH_KEYWORD ? ":" : NULL, v->u.s, v->len);
 	case DH_INST:
 		return put_inst(out, v->u.i);
 	case DH_UUID:
-		rc = put(out, enc_tag, 37);
-		return rc ? rc : put_text(out, enc_bytes, NULL, v->u.uuid, 16);
+		rc = put(out, M_TAG, 37);
+		return rc ? rc : put_text(out, M_BYTES, NULL, v->u.uuid, 16);
 	case DH_BYTES:
-		return put_text(out, enc_bytes, NULL, v->u.s, v->len);
+		return put_text(out, M_BYTES, NULL, v->u.s, v->len);
 	case DH_LIST:
 	case DH_VECTOR:
-		rc = put(out, enc_array, v->len);
+		rc = put(out, M_ARRAY, v->len);
 		for (i = 0; !rc && i < v->len; i++)
 			rc = encode(out, &v->u.items[i]);
 		return rc;
 	case DH_MAP:
-		rc = put(out, enc_map, v->len / 2);
+		rc = put(out, M_MAP, v->len / 2);
 		return rc ? rc : encode_sorted(out, v, 2);
 	case DH_SET:
-		rc = put(out, enc_tag, 258);
+		rc = put(out, M_TAG, 258);
 		if (!rc)
-			rc = put(out, enc_array, v->len);
+			rc = put(out, M_ARRAY, v->len);
 		return rc ? rc : encode_sorted(out, v, 1);
 	case DH_TAGGED:
-		rc = put(out, enc_tag, 27);
+		rc = put(out, M_TAG, 27);
 		if (!rc)
-			rc = put(out, enc_array, 2);
+			rc = put(out, M_ARRAY, 2);
 		if (!rc)
-			rc = put_text(out, enc_text, NULL, v->u.items[0].u.s, v->u.items[0].len);
+			rc = put_text(out, M_TEXT, NULL, v->u.items[0].u.s, v->u.items[0].len);
 		return rc ? rc : encode(out, &v->u.items[1]);
 	}
 	return dh_error_set(DH_EINVAL, "cannot encode a value of unknown type %d", v->type);
