@@ -222,12 +222,13 @@ static int av_indexed(struct tx *t, dh_aid a)
 	return at->unique || at->type == DH_VT_REF || at->type == DH_VT_ANY;
 }
 
-static int rehash(struct tx *t)
+/* Rebuild the event indexes with room for `want` events. */
+static int rehash(struct tx *t, size_t want)
 {
 	size_t cap = t->hcap ? t->hcap : 256, i;
 	int k;
 
-	while (cap < t->nev * 2 + 16)
+	while (cap < want * 2 + 16)
 		cap *= 2;
 	for (k = 0; k < 3; k++) {
 		free(t->slot[k]);
@@ -242,6 +243,23 @@ static int rehash(struct tx *t)
 			if (k != K_AV || av_indexed(t, t->ev[i].d.a))
 				mm_put(t, k, i);
 	return 0;
+}
+
+/*
+ * Room for `n` events in all, made once: a large transaction would
+ * otherwise rebuild its indexes at every doubling.
+ */
+static int reserve_events(struct tx *t, size_t n)
+{
+	uint32_t (*nl)[3];
+	int rc;
+
+	if ((rc = grow((void **)&t->ev, &t->capev, n, sizeof(*t->ev))))
+		return rc;
+	if (!(nl = realloc(t->link, t->capev * sizeof(*nl))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	t->link = nl;
+	return n * 2 + 16 > t->hcap ? rehash(t, n) : 0;
 }
 
 static int push_event(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v, int added, int64_t prev_tx)
@@ -269,7 +287,7 @@ static int push_event(struct tx *t, int64_t e, dh_aid a, const struct dh_val *v,
 	ev->prev_tx = prev_tx;
 	t->nev++;
 	if (t->nev * 2 + 16 > t->hcap)
-		return rehash(t);
+		return rehash(t, t->nev);
 	for (k = 0; k < 3; k++)
 		if (k != K_AV || av_indexed(t, a))
 			mm_put(t, k, t->nev - 1);
@@ -1945,7 +1963,9 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 			goto out;
 		}
 	}
-	/* pass 3 */
+	/* pass 3: about an event per operation */
+	if ((rc = reserve_events(&t, t.nev + t.nops + 8)))
+		goto out;
 	for (i = 0; i < t.nops; i++) {
 		if ((rc = apply_op(&t, &t.ops[i])))
 			goto out;
