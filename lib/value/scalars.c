@@ -556,6 +556,14 @@ int dhv_inst_parse(int64_t *ms, const char *s, size_t len, const char **why)
 	return 0;
 }
 
+/* `v` in `width` decimal digits, zero-padded (v < 10^width). */
+static int put_digits(char *out, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--, v /= 10)
+		out[i] = (char)('0' + v % 10);
+	return width;
+}
+
 int dhv_inst_fmt(char *out, int64_t ms, int millis, const char *zone)
 {
 	int64_t days = ms / 86400000, rem = ms % 86400000, y;
@@ -570,15 +578,29 @@ int dhv_inst_fmt(char *out, int64_t ms, int millis, const char *zone)
 	secs = (int)(rem / 1000);
 	msec = (int)(rem % 1000);
 	civil_from_days(days, &y, &m, &d);
-	if (y >= 0 && y <= 9999)
-		n = sprintf(out, "%04d", (int)y);
-	else
+	if (y < 0 || y > 9999)
 		n = sprintf(out, "%c%04lld", y < 0 ? '-' : '+', (long long)(y < 0 ? -y : y));
-	if (millis || msec)
-		return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d.%03d%s", m, d, secs / 3600,
-		                   secs / 60 % 60, secs % 60, msec, zone);
-	return n + sprintf(out + n, "-%02u-%02uT%02d:%02d:%02d%s", m, d, secs / 3600, secs / 60 % 60,
-	                   secs % 60, zone);
+	else
+		n = put_digits(out, (unsigned)y, 4);
+	/* by hand, not sprintf: every instant of every node written comes through here */
+	out[n++] = '-';
+	n += put_digits(out + n, m, 2);
+	out[n++] = '-';
+	n += put_digits(out + n, d, 2);
+	out[n++] = 'T';
+	n += put_digits(out + n, (unsigned)secs / 3600, 2);
+	out[n++] = ':';
+	n += put_digits(out + n, (unsigned)secs / 60 % 60, 2);
+	out[n++] = ':';
+	n += put_digits(out + n, (unsigned)secs % 60, 2);
+	if (millis || msec) {
+		out[n++] = '.';
+		n += put_digits(out + n, (unsigned)msec, 3);
+	}
+	while (*zone)
+		out[n++] = *zone++;
+	out[n] = '\0';
+	return n;
 }
 
 /* ---- UUIDs --------------------------------------------------------------- */
