@@ -7,9 +7,14 @@
  * nodes (put_many of BATCH nodes, then flush), and gets of every node; next
  * to a trivial loop writing the same bytes sequentially to one file with the
  * same durability (one fdatasync per batch), measured in the same run.
+ * The nodes and their names (SHA-256) are made before either clock starts:
+ * both sides time writing the same bytes durably, nothing else.  A second
+ * peer writes each value to its own file with one syncfs per batch: the
+ * floor for any store of one file per value.
  * Prints one line per measurement with the ratio to the raw rate.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,64 +46,99 @@ static void fill(unsigned char *p, size_t n, unsigned seed)
 }
 
 /*
- * The peer: the same bytes, generated the same way in batches, written
- * sequentially to one file with one fdatasync per batch.
+ * The peer: the same bytes written sequentially to one file, BATCH values
+ * at a time, with one fdatasync per batch.
  */
-static double raw_write(const char *dir, unsigned char *batchbuf, size_t size, size_t count)
+static double raw_write(const char *dir, const unsigned char *data, size_t size, size_t count)
 {
 	char path[4096];
-	double t0 = now();
+	double t0;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/raw.bin", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	t0 = now();
 	for (size_t i = 0; i < count; i += BATCH) {
 		size_t n = count - i < BATCH ? count - i : BATCH;
 
 		for (size_t j = 0; j < n; j++)
-			fill(batchbuf + j * size, size, (unsigned)(i + j));
-		for (size_t j = 0; j < n; j++)
-			if (write(fd, batchbuf + j * size, size) != (ssize_t)size)
+			if (write(fd, data + (i + j) * size, size) != (ssize_t)size)
 				abort();
 		fdatasync(fd);
 	}
+	t0 = now() - t0;
 	close(fd);
 	unlink(path);
-	return (double)count / (now() - t0);
+	return (double)count / t0;
+}
+
+/*
+ * A second peer, for the file backend: what one file per value costs at
+ * best, a trivial loop writing each value to its own file in the same
+ * fan-out (a temporary file renamed into place) with one syncfs per batch.
+ */
+static double raw_files(const char *dir, const unsigned char *data, char (*keys)[DH_NODE_KEY_LEN + 1], size_t size,
+	size_t count)
+{
+	char path[4096], tmp[4200], cmd[8400];
+	double t0;
+	int root;
+
+	snprintf(path, sizeof(path), "%s/raw-files", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/nodes'", path, path);
+	if (system(cmd) || (root = open(path, O_RDONLY | O_DIRECTORY)) < 0)
+		abort();
+	for (int i = 0; i < 256; i++) {
+		snprintf(tmp, sizeof(tmp), "nodes/%02x", i);
+		mkdirat(root, tmp, 0777);
+	}
+	syncfs(root);
+	t0 = now();
+	for (size_t i = 0; i < count; i += BATCH) {
+		size_t n = count - i < BATCH ? count - i : BATCH;
+
+		for (size_t j = 0; j < n; j++) {
+			int fd;
+
+			snprintf(tmp, sizeof(tmp), "%.9s.tmp", keys[i + j]);
+			fd = openat(root, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd < 0 || write(fd, data + (i + j) * size, size) != (ssize_t)size || close(fd) ||
+			    renameat(root, tmp, root, keys[i + j]))
+				abort();
+		}
+		syncfs(root);
+	}
+	t0 = now() - t0;
+	close(root);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd))
+		abort();
+	return (double)count / t0;
 }
 
 struct result {
 	double put, get, node_get, flush_secs;
 };
 
-static int run(struct result *r, const char *uri, unsigned char *batchbuf, size_t size, size_t count)
+static int run(struct result *r, const char *uri, const unsigned char *data, char (*keys)[DH_NODE_KEY_LEN + 1],
+	size_t size, size_t count)
 {
 	struct dh_store *st;
-	struct dh_kv *kvs = calloc(BATCH, sizeof(*kvs));
-	char (*keys)[DH_NODE_KEY_LEN + 1] = calloc(count, sizeof(*keys));
+	struct dh_kv *kvs = calloc(count, sizeof(*kvs));
 	struct dh_buf b = DH_BUF_INIT;
 	double t0, t1;
 	int rc = dh_store_open(&st, uri, DH_STORE_CREATE);
 
 	r->flush_secs = 0;
-
 	if (rc)
 		goto out;
+	for (size_t i = 0; i < count; i++)
+		kvs[i] = (struct dh_kv){ keys[i], data + i * size, size };
 	t0 = now();
 	for (size_t i = 0; i < count && !rc; i += BATCH) {
 		size_t n = count - i < BATCH ? count - i : BATCH;
 
-		for (size_t j = 0; j < n; j++) {
-			char hex[DH_HASH_HEX + 1];
-
-			fill(batchbuf + j * size, size, (unsigned)(i + j));
-			dh_node_name(hex, batchbuf + j * size, size);
-			dh_node_key(keys[i + j], hex);
-			kvs[j].key = keys[i + j];
-			kvs[j].data = batchbuf + j * size;
-			kvs[j].len = size;
-		}
-		rc = dh_store_put_many(st, kvs, n);
+		rc = dh_store_put_many(st, kvs + i, n);
 		t1 = now();
 		if (!rc)
 			rc = dh_store_flush(st);
@@ -124,7 +164,6 @@ out:
 	if (rc)
 		fprintf(stderr, "bench-store: %s: %s\n", uri, dh_errmsg());
 	free(kvs);
-	free(keys);
 	dh_buf_release(&b);
 	return rc;
 }
@@ -135,14 +174,26 @@ int main(int argc, char **argv)
 	size_t counts[2] = { argc > 2 ? strtoul(argv[2], NULL, 10) : 20000, argc > 3 ? strtoul(argv[3], NULL, 10) : 2000 };
 	size_t sizes[2] = { 4096, 65536 };
 	const char *schemes[2] = { "file", "lmdb" };
-	unsigned char *data = malloc((size_t)65536 * BATCH);
 
-	printf("%-6s %6s %7s %12s %6s %12s %8s %12s %12s\n", "store", "node", "count", "put/s", "sync%", "raw write/s",
-	       "ratio", "get/s", "verified/s");
+	printf("%-6s %6s %7s %12s %6s %12s %8s %12s %8s %12s %12s\n", "store", "node", "count", "put/s", "sync%",
+	       "raw write/s", "ratio", "file loop/s", "ratio", "get/s", "verified/s");
 	for (int s = 0; s < 2; s++) {
 		size_t size = sizes[s], count = counts[s];
-		double raw = raw_write(dir, data, size, count);
+		unsigned char *data = malloc(size * count);
+		char (*keys)[DH_NODE_KEY_LEN + 1] = calloc(count, sizeof(*keys));
+		double raw, files;
 
+		if (!data || !keys)
+			return 1;
+		for (size_t i = 0; i < count; i++) {
+			char hex[DH_HASH_HEX + 1];
+
+			fill(data + i * size, size, (unsigned)i);
+			dh_node_name(hex, data + i * size, size);
+			dh_node_key(keys[i], hex);
+		}
+		raw = raw_write(dir, data, size, count);
+		files = raw_files(dir, data, keys, size, count);
 		for (int k = 0; k < 2; k++) {
 			char uri[4200], cmd[4300];
 			struct result r;
@@ -151,15 +202,17 @@ int main(int argc, char **argv)
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s/bench-%s-%zu'", dir, schemes[k], size);
 			if (system(cmd))
 				return 1;
-			if (run(&r, uri, data, size, count))
+			if (run(&r, uri, data, keys, size, count))
 				return 1;
-			printf("%-6s %5zuK %7zu %12.0f %5.0f%% %12.0f %8.2f %12.0f %12.0f\n", schemes[k], size / 1024, count,
-			       r.put, 100 * r.flush_secs, raw, r.put / raw, r.get, r.node_get);
+			printf("%-6s %5zuK %7zu %12.0f %5.0f%% %12.0f %8.2f %12.0f %8.2f %12.0f %12.0f\n", schemes[k],
+			       size / 1024, count, r.put, 100 * r.flush_secs, raw, r.put / raw, files, r.put / files, r.get,
+			       r.node_get);
 			fflush(stdout);
 			if (system(cmd))
 				return 1;
 		}
+		free(data);
+		free(keys);
 	}
-	free(data);
 	return 0;
 }
