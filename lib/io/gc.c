@@ -144,7 +144,7 @@ static int count_problem(const char *msg, void *payload)
 
 int dh_gc(struct dh_store *st, const struct dh_gc_opts *opts, struct dh_gc_stats *stats)
 {
-	struct nodeset reachable;
+	struct nodeset reachable, cut;
 	struct sweep sw = { NULL, DH_BUF_INIT, 0 };
 	struct dh_buf before = DH_BUF_INIT, after = DH_BUF_INIT, problem = DH_BUF_INIT, out = DH_BUF_INIT;
 	struct pending *pend = NULL;
@@ -154,6 +154,7 @@ int dh_gc(struct dh_store *st, const struct dh_gc_opts *opts, struct dh_gc_stats
 	int dry = opts && opts->dry_run, rc, tries;
 
 	nodeset_init(&reachable);
+	nodeset_init(&cut);
 	for (tries = 0;; tries++) {
 		struct dh_verify_stats vs;
 
@@ -161,7 +162,7 @@ int dh_gc(struct dh_store *st, const struct dh_gc_opts *opts, struct dh_gc_stats
 			goto out;
 		nodeset_release(&reachable);
 		dh_buf_reset(&problem);
-		rc = io_walk_heads(st, NULL, &reachable, 0, count_problem, &problem, &vs);
+		rc = io_walk_heads(st, NULL, &reachable, &cut, 0, count_problem, &problem, &vs);
 		if (rc)
 			goto out;
 		if (vs.problems) {
@@ -223,6 +224,7 @@ out:
 	if (stats)
 		*stats = gs;
 	nodeset_release(&reachable);
+	nodeset_release(&cut);
 	dh_buf_release(&sw.unreachable);
 	dh_buf_release(&before);
 	dh_buf_release(&after);
