@@ -41,39 +41,6 @@ int qio_slurp(const char *path, struct dh_buf *b)
 	return rc;
 }
 
-/* A time point: digits are a tx id (below 10^11) or epoch milliseconds;
- * anything else an RFC 3339 instant.  *is_ms tells which. */
-static int timepoint(const char *t, int64_t *out, int *is_ms)
-{
-	char *end;
-	errno = 0;
-	long long n = strtoll(t, &end, 10);
-	if (*t && !*end && !errno) {
-		*out = n;
-		*is_ms = n >= 100000000000LL;
-		return 0;
-	}
-	struct dh_arena *a = NULL;
-	struct dh_val v;
-	struct dh_buf b = DH_BUF_INIT;
-	int rc = dh_arena_new(&a);
-	if (!rc)
-		rc = dh_buf_addf(&b, "#inst \"%s\"", t);
-	if (!rc)
-		rc = dh_edn_parse(&v, a, b.data, b.len, "<time>");
-	if (!rc && v.type != DH_INST)
-		rc = DH_EINVAL;
-	if (!rc) {
-		*out = v.u.i;
-		*is_ms = 1;
-	} else {
-		rc = dh_error_set(DH_EUSAGE, "bad time point '%s' (a tx id, epoch milliseconds or 2024-01-31T12:00:00Z)", t);
-	}
-	dh_buf_release(&b);
-	dh_arena_free(a);
-	return rc;
-}
-
 int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 {
 	struct dh_db *cur;
@@ -104,7 +71,7 @@ int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 		int64_t t;
 		int ms;
 		struct dh_db *nv = NULL;
-		if ((rc = timepoint(v->as_of ? v->as_of : v->since, &t, &ms)))
+		if ((rc = tool_timepoint(v->as_of ? v->as_of : v->since, &t, &ms)))
 			goto fail;
 		if (v->as_of)
 			rc = ms ? dh_db_as_of_inst(&nv, cur, t) : dh_db_as_of(&nv, cur, t);
@@ -117,7 +84,7 @@ int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 		d->view = nv;
 		cur = nv;
 		if (v->as_of && v->since) {
-			if ((rc = timepoint(v->since, &t, &ms)))
+			if ((rc = tool_timepoint(v->since, &t, &ms)))
 				goto fail;
 			rc = ms ? dh_db_since_inst(&nv, cur, t) : dh_db_since(&nv, cur, t);
 			if (rc)

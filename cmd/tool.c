@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dh-value.h"
 #include "tool.h"
 
 const char *tool_name = "dh";
@@ -103,4 +104,35 @@ int tool_finish(int status)
 		}
 	}
 	return status;
+}
+
+int tool_timepoint(const char *t, int64_t *out, int *is_ms)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(t, &end, 10);
+	if (*t && !*end && !errno) {
+		*out = n;
+		*is_ms = n >= 100000000000LL;
+		return 0;
+	}
+	struct dh_arena *a = NULL;
+	struct dh_val v;
+	struct dh_buf b = DH_BUF_INIT;
+	int rc = dh_arena_new(&a);
+	if (!rc)
+		rc = dh_buf_addf(&b, "#inst \"%s\"", t);
+	if (!rc)
+		rc = dh_edn_parse(&v, a, b.data, b.len, "<time>");
+	if (!rc && v.type != DH_INST)
+		rc = DH_EINVAL;
+	if (!rc) {
+		*out = v.u.i;
+		*is_ms = 1;
+	} else {
+		rc = dh_error_set(DH_EUSAGE, "bad time point '%s' (a tx id, epoch milliseconds or 2024-01-31T12:00:00Z)", t);
+	}
+	dh_buf_release(&b);
+	dh_arena_free(a);
+	return rc;
 }

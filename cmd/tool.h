@@ -5,6 +5,7 @@
 #ifndef DH_TOOL_H
 #define DH_TOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dh.h"
@@ -46,6 +47,14 @@ void tool_usage_error(const char *usage, const char *fmt, ...)
 
 /* Print the version line and exit 0. */
 void tool_version(void) __attribute__((noreturn));
+
+/*
+ * tool_timepoint() - a time point as the time views take it: digits are a
+ * tx id (below 10^11) or epoch milliseconds, anything else an RFC 3339
+ * instant (2024-01-31T12:00:00Z).  *is_ms tells which.  Returns 0 or
+ * DH_EUSAGE (the message names the text).
+ */
+int tool_timepoint(const char *t, int64_t *out, int *is_ms);
 
 /*
  * Flush and close stdout; a failed write (full disk, closed pipe) becomes

@@ -444,8 +444,20 @@ int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload
  */
 const char *dh_node_kind(const void *data, size_t len);
 
+/*
+ * dh_node_cut() - when node `data` is a commit that records where history
+ * stops (see dh_commit_cut), call `cb` with the name of each commit that
+ * history no longer includes.  A walk over commits does not follow a parent
+ * link into such a commit, and does not report it missing: it may have
+ * been deleted.  Other nodes, and commits without the record, have none;
+ * this is cheap for them (no decoding).  Returns 0, cb's value, or
+ * DH_ECORRUPT when the bytes are not a well-formed commit.
+ */
+int dh_node_cut(const void *data, size_t len, dh_child_cb cb, void *payload);
+
 /* What a commit says about itself. */
 #define DH_MAX_PARENTS 8
+#define DH_MAX_CUT 8
 struct dh_commit_info {
 	char parents[DH_MAX_PARENTS][DH_HASH_HEX + 1];
 	size_t nparents;
@@ -453,13 +465,32 @@ struct dh_commit_info {
 	int64_t max_eid;
 	int64_t instant_ms;        /* :db/txInstant of its last transaction */
 	uint64_t ndatoms;          /* current datoms */
+	char cut[DH_MAX_CUT][DH_HASH_HEX + 1];   /* where history stops (dh_node_cut) */
+	size_t ncut;
 };
 
 /*
- * dh_commit_info() - read commit `hex` from `st`.  Returns 0, DH_ENOTFOUND,
- * DH_ECORRUPT (not a commit; message names the key), store errors.
+ * dh_commit_info() - read commit `hex` from `st`.  Returns 0, DH_ENOTFOUND
+ * (no such node), DH_ECORRUPT (not a commit; message names the key), store
+ * errors.
  */
 int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *hex);
+
+/*
+ * dh_commit_cut() - write a commit that continues commit `hex` of `st`: the
+ * same database value (schema, trees, log tail, max-eid, max-tx, instant),
+ * `hex` as its only parent, and the record that history now stops at the
+ * `ncut` commits `cut` (dh_node_cut), which commits made on top of it keep.
+ * Its name goes to `out`; with `dry_run` nothing is written and `out` gets
+ * the name it would have.  The caller moves the head from `hex` to `out` by
+ * compare-and-swap, which makes the node durable first.  This is how
+ * dh_gc() drops old history without losing track of which parents are
+ * absent on purpose.
+ * Returns 0; DH_EINVAL (ncut above DH_MAX_CUT); DH_ECORRUPT (`hex` missing or
+ * not a commit); store errors.
+ */
+int dh_commit_cut(char out[DH_HASH_HEX + 1], struct dh_store *st, const char *hex,
+	const char (*cut)[DH_HASH_HEX + 1], size_t ncut, int dry_run);
 
 /*
  * dh_db_verify() - check every tree of db's commit: nodes present, hashes

@@ -85,11 +85,23 @@ int dh_verify(struct dh_store *st, const char *branch, dh_problem_cb cb, void *p
 
 /* ---- gc ---------------------------------------------------------------- */
 
+enum dh_gc_before {
+	DH_GC_KEEP_HISTORY = 0,    /* keep every commit a head reaches */
+	DH_GC_BEFORE_MS,           /* drop commits whose instant is before `before` (epoch ms) */
+	DH_GC_BEFORE_TX,           /* drop commits whose last transaction is below tx `before` */
+};
+
 struct dh_gc_opts {
 	int64_t grace_ms;          /* keep nodes unreachable for less than this; < 0: default (1 hour) */
-	int dry_run;               /* report, delete nothing */
+	int dry_run;               /* report, delete nothing, commit nothing */
+	enum dh_gc_before before_kind;   /* cut history older than `before` (see dh_gc) */
+	int64_t before;
 	/* Called with each node deleted (or that would be); may be NULL. */
 	void (*deleted)(const char *key, void *payload);
+	/* Called for each branch whose history is cut (or would be): its head
+	 * before, the commit recording the cut that replaces it, and how many
+	 * of the branch's commits stay (the new one not counted); may be NULL. */
+	void (*cut)(const char *branch, const char *old, const char *new, uint64_t kept, void *payload);
 	void *payload;
 };
 
@@ -98,6 +110,7 @@ struct dh_gc_stats {
 	uint64_t reachable;
 	uint64_t deleted;
 	uint64_t pending;          /* unreachable, younger than the grace period: kept */
+	uint64_t branches_cut;     /* branches given a commit recording a new history cut */
 };
 
 /*
@@ -108,9 +121,22 @@ struct dh_gc_stats {
  * under the key `gc/pending`, and a later run deletes those still
  * unreachable whose time has passed.  A grace period of 0 deletes every
  * unreachable node at once (only safe when no writer is running).
- * Returns 0; DH_EUNSUPPORTED when the backend cannot delete; DH_ECORRUPT
- * when a reachable node is missing or corrupt (nothing is deleted then);
- * store errors.
+ *
+ * With opts->before_kind, history older than opts->before is dropped, as
+ * Datahike's gc-storage drops the snapshots before its cutoff: on each
+ * branch the head and the commits back from it that are not older than
+ * the cutoff stay, the walk stopping at the first older ones.  So that no
+ * walk reports the parents that will be gone as missing, each branch whose
+ * history stops at new commits first gets a commit recording where
+ * (dh_commit_cut) on top of its head, moved by compare-and-swap; the old
+ * commits and the nodes only they reach are then unreachable, and go
+ * like any garbage.  The database value and every as-of, since and
+ * history view of it stay as they were: those read the head's trees.
+ *
+ * Returns 0; DH_EUNSUPPORTED when the backend cannot delete, or history
+ * would stop at more than DH_MAX_CUT commits of a branch; DH_ECORRUPT when
+ * a reachable node is missing or corrupt (nothing is deleted then);
+ * DH_ECONFLICT when writers kept moving the heads; store errors.
  */
 int dh_gc(struct dh_store *st, const struct dh_gc_opts *opts, struct dh_gc_stats *stats);
 

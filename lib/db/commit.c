@@ -17,6 +17,9 @@
  * commit: ["dh/commit", 1, [parent...], schema, [root x 6, log root], [log...],
  *          tail_datoms, max_eid, max_tx, instant_ms, flex, no_history, ndatoms]
  *   root: null or [name, level, count]
+ *   Version 2 appends [cut...]: the commits where history stops (dh-gc
+ *   --before dropped what lay beyond them; see dh_commit_cut).  A commit
+ *   without a cut is written as version 1, byte for byte as before.
  * log:    ["dh/log", tx, n, (e a v tx added prev_tx) x n]
  */
 #include <stdlib.h>
@@ -46,8 +49,8 @@ int commit_encode(struct dh_buf *b, const struct commit *c)
 	size_t i;
 	int rc;
 
-	if ((rc = dh_cw_head(b, 4, 13)) || (rc = dh_cw_text(b, "dh/commit", 9)) || (rc = dh_cw_uint(b, 1)) ||
-	    (rc = dh_cw_head(b, 4, c->nparents)))
+	if ((rc = dh_cw_head(b, 4, c->ncut ? 14 : 13)) || (rc = dh_cw_text(b, "dh/commit", 9)) ||
+	    (rc = dh_cw_uint(b, c->ncut ? 2 : 1)) || (rc = dh_cw_head(b, 4, c->nparents)))
 		return rc;
 	for (i = 0; i < c->nparents; i++)
 		if ((rc = cw_hash(b, c->parents[i])))
@@ -76,6 +79,13 @@ int commit_encode(struct dh_buf *b, const struct commit *c)
 	    (rc = dh_cw_uint(b, (uint64_t)c->flex)) || (rc = dh_cw_uint(b, (uint64_t)c->no_history)) ||
 	    (rc = dh_cw_uint(b, c->ndatoms)))
 		return rc;
+	if (c->ncut) {
+		if ((rc = dh_cw_head(b, 4, c->ncut)))
+			return rc;
+		for (i = 0; i < c->ncut; i++)
+			if ((rc = cw_hash(b, c->cut[i])))
+				return rc;
+	}
 	return 0;
 }
 
@@ -99,9 +109,17 @@ int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (node->len != 13 || f[1].type != DH_LONG || f[1].u.i != 1 || !is_arr(&f[2]) ||
-	    f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES + 1 || !is_arr(&f[5]))
+	if (node->len < 13 || f[1].type != DH_LONG || node->len != (f[1].u.i == 2 ? 14u : f[1].u.i == 1 ? 13u : 0u) ||
+	    !is_arr(&f[2]) || f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES + 1 || !is_arr(&f[5]))
 		goto bad;
+	if (node->len == 14) {
+		if (!is_arr(&f[13]) || f[13].len < 1 || f[13].len > DH_MAX_CUT)
+			goto bad;
+		c->ncut = f[13].len;
+		for (i = 0; i < c->ncut; i++)
+			if (dh_cr_hash(&f[13].u.items[i], c->cut[i], key))
+				goto bad;
+	}
 	c->nparents = f[2].len;
 	for (i = 0; i < c->nparents; i++)
 		if (dh_cr_hash(&f[2].u.items[i], c->parents[i], key))
@@ -289,20 +307,74 @@ out:
 	return rc;
 }
 
-int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *hex)
+/*
+ * A commit with a cut starts with the array head of 14 items and the text
+ * "dh/commit" (deterministic CBOR, as commit_encode writes it): the walks of
+ * sync, gc and verify ask every node, and only these need decoding.
+ */
+int dh_node_cut(const void *data, size_t len, dh_child_cb cb, void *payload)
 {
+	static const unsigned char head[] = "\x8e\x69" "dh/commit";
 	struct dh_arena *a = NULL;
 	struct dh_val v;
 	struct commit c;
+	const char *k;
+	size_t used, i;
+	int rc;
+
+	if (len < sizeof(head) - 1 || memcmp(data, head, sizeof(head) - 1))
+		return 0;
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	if (dh_cbor_decode(&v, a, data, len, &used) || used != len || !(k = kind_of(&v)) || strcmp(k, "commit")) {
+		rc = dh_error_set(DH_ECORRUPT, "not a dh commit");
+		goto out;
+	}
+	if ((rc = commit_decode(&c, &v, "(commit)")))
+		goto out;
+	for (i = 0; !rc && i < c.ncut; i++)
+		rc = cb(c.cut[i], payload);
+	commit_release(&c);
+out:
+	dh_arena_free(a);
+	return rc;
+}
+
+/* Read and decode commit `hex`: like node_read, but a missing node is DH_ENOTFOUND. */
+static int commit_read(struct commit *c, struct dh_store *st, const char *hex, struct dh_arena *a)
+{
+	struct dh_buf raw = DH_BUF_INIT;
 	char key[DH_NODE_KEY_LEN + 1];
+	struct dh_val v;
+	const char *k;
+	size_t used;
+	int rc = dh_node_get(st, hex, &raw);
+
+	if (rc)
+		goto out;
+	dh_node_key(key, hex);
+	if (dh_cbor_decode(&v, a, (const unsigned char *)raw.data, raw.len, &used) || used != raw.len ||
+	    !(k = kind_of(&v)) || strcmp(k, "commit")) {
+		rc = dh_error_set(DH_ECORRUPT, "node '%s' is not a commit node", key);
+		goto out;
+	}
+	rc = commit_decode(c, &v, key);
+out:
+	dh_buf_release(&raw);
+	return rc;
+}
+
+int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *hex)
+{
+	struct dh_arena *a = NULL;
+	struct commit c;
 	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = dh_arena_new(&a)))
 		return rc;
-	dh_node_key(key, hex);
-	if ((rc = node_read(st, hex, "commit", a, &v)) || (rc = commit_decode(&c, &v, key)))
+	if ((rc = commit_read(&c, st, hex, a)))
 		goto out;
 	out->nparents = c.nparents;
 	for (i = 0; i < c.nparents; i++)
@@ -311,8 +383,52 @@ int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *
 	out->max_eid = c.max_eid;
 	out->instant_ms = c.instant_ms;
 	out->ndatoms = c.ndatoms;
+	out->ncut = c.ncut;
+	for (i = 0; i < c.ncut; i++)
+		memcpy(out->cut[i], c.cut[i], DH_HASH_HEX + 1);
 	commit_release(&c);
 out:
+	dh_arena_free(a);
+	return rc;
+}
+
+int dh_commit_cut(char out[DH_HASH_HEX + 1], struct dh_store *st, const char *hex,
+	const char (*cut)[DH_HASH_HEX + 1], size_t ncut, int dry_run)
+{
+	struct dh_arena *a = NULL;
+	struct dh_buf b = DH_BUF_INIT;
+	struct commit c;
+	size_t i;
+	int rc;
+
+	if (ncut > DH_MAX_CUT)
+		return dh_error_set(DH_EINVAL, "history cannot stop at more than %d commits", DH_MAX_CUT);
+	if ((rc = dh_arena_new(&a)))
+		return rc;
+	if ((rc = commit_read(&c, st, hex, a))) {
+		if (rc == DH_ENOTFOUND) {
+			char key[DH_NODE_KEY_LEN + 1];
+
+			dh_node_key(key, hex);
+			rc = dh_error_set(DH_ECORRUPT, "commit '%s' missing from store '%s'", key, dh_store_uri(st));
+		}
+		goto out;
+	}
+	c.nparents = 1;
+	memcpy(c.parents[0], hex, DH_HASH_HEX + 1);
+	c.ncut = ncut;
+	for (i = 0; i < ncut; i++)
+		memcpy(c.cut[i], cut[i], DH_HASH_HEX + 1);
+	rc = commit_encode(&b, &c);
+	commit_release(&c);
+	if (rc)
+		goto out;
+	if (dry_run)
+		dh_node_name(out, b.data, b.len);
+	else
+		rc = dh_node_put(st, b.data, b.len, out);
+out:
+	dh_buf_release(&b);
 	dh_arena_free(a);
 	return rc;
 }

@@ -66,6 +66,11 @@ struct commit {
 	int64_t max_eid, max_tx, instant_ms;
 	int flex, no_history;
 	uint64_t ndatoms;
+	/* commits where history stops (dh_commit_cut): no walk follows a parent
+	 * link into them and they may be absent; commits made on top of this
+	 * one copy the list (a struct copy, hence the fixed array) */
+	char cut[DH_MAX_CUT][DH_HASH_HEX + 1];
+	size_t ncut;
 };
 
 int commit_encode(struct dh_buf *b, const struct commit *c);

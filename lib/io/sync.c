@@ -8,7 +8,9 @@
  * of its children, in batches (dh_node_batch: one transaction or round trip
  * per batch where the backend can), and the destination's head moves by
  * compare-and-swap only after everything is durable.  The stack is
- * explicit, so long commit chains cannot overflow the C stack.
+ * explicit, so long commit chains cannot overflow the C stack.  Where a
+ * commit records that history stops (dh_node_cut), the walk does not go on
+ * into the parents named there: the source may not have them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ struct syncer {
 	const struct dh_sync_opts *o;
 	struct dh_sync_stats st;
 	struct nodeset seen;
+	struct nodeset cut;      /* commits history no longer includes: never copied */
 	struct frame *stack;
 	size_t depth, cap;
 	struct dh_node_batch *batch;
@@ -75,7 +78,9 @@ static int push(struct syncer *s, const char *hex)
 	if ((rc = dh_node_get(s->src, hex, &f->bytes)))
 		return rc;
 	s->st.nodes_read++;
-	rc = dh_node_children(f->bytes.data, f->bytes.len, add_kid, &f->kids);
+	rc = dh_node_cut(f->bytes.data, f->bytes.len, io_learn_cut, &s->cut);
+	if (!rc)
+		rc = dh_node_children(f->bytes.data, f->bytes.len, add_kid, &f->kids);
 	if (rc == DH_ECORRUPT) {
 		dh_node_key(key, hex);
 		return dh_error_set(DH_ECORRUPT, "node '%s' in store '%s' is not a dh node", key, dh_store_uri(s->src));
@@ -132,6 +137,8 @@ static int copy_from(struct syncer *s, const char *root)
 
 			memcpy(kid, f->kids.data + f->next * (DH_HASH_HEX + 1), sizeof(kid));
 			f->next++;
+			if (nodeset_has(&s->cut, kid))
+				continue;
 			rc = wanted(s, kid);
 			if (rc > 0)
 				rc = push(s, kid);
@@ -177,6 +184,8 @@ static int descends(struct syncer *s, const char *head, const char *old)
 			rc = rc < 0 ? rc : 0;
 			continue;
 		}
+		if (nodeset_has(&s->cut, c))
+			continue;  /* history stops here */
 		rc = dh_commit_info(&ci, s->src, c);
 		if (rc == DH_ENOTFOUND) {
 			rc = 0;  /* history pruned by gc: nothing older to find here */
@@ -184,6 +193,8 @@ static int descends(struct syncer *s, const char *head, const char *old)
 		}
 		if (rc || ci.max_tx < oi.max_tx)
 			continue;
+		for (size_t i = 0; i < ci.ncut && !rc; i++)
+			rc = io_learn_cut(ci.cut[i], &s->cut);
 		for (size_t i = 0; i < ci.nparents && !rc; i++)
 			rc = dh_buf_add(&queue, ci.parents[i], DH_HASH_HEX + 1);
 	}
@@ -269,6 +280,7 @@ int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opt
 	s.dst = dst;
 	s.o = opts;
 	nodeset_init(&s.seen);
+	nodeset_init(&s.cut);
 	if ((rc = dh_node_batch_new(&s.batch, dst)))
 		goto out;
 	if ((rc = io_branches(src, opts ? opts->branch : NULL, &branches)))
@@ -293,6 +305,7 @@ out:
 	free(s.stack);
 	dh_node_batch_free(s.batch);
 	nodeset_release(&s.seen);
+	nodeset_release(&s.cut);
 	dh_buf_release(&branches);
 	return rc;
 }

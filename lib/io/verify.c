@@ -4,9 +4,11 @@
  * Two passes.  The first walks every node reachable from the heads, with no
  * shortcut: each must be present, hash to its name and be a well-formed
  * libdh node, and whatever it names must be present in turn (so a commit's
- * parents and trees are checked by the same rule).  The second opens each
- * head's commit and lets the database layer check its trees: datoms sorted
- * in index order, separators and counts consistent (dh_db_verify).
+ * parents and trees are checked by the same rule), except the commits where
+ * history stops on purpose (dh-gc --before; see dh_node_cut).  The second
+ * opens each head's commit and lets the database layer check its trees:
+ * datoms sorted in index order, separators and counts consistent
+ * (dh_db_verify).
  * Problems are reported one by one, each naming its key, and the walk goes
  * on, so one run lists all of them.
  */
@@ -25,6 +27,7 @@ struct verifier {
 	void *payload;
 	struct dh_verify_stats stats;
 	struct nodeset seen;
+	struct nodeset cut;
 	struct dh_buf todo;      /* pairs: node name, referrer name ("" for a head) */
 	int stop;
 };
@@ -63,9 +66,11 @@ struct kids {
 static int queue_kid(const char *hex, void *payload)
 {
 	struct kids *k = payload;
-	int rc = nodeset_add(&k->v->seen, hex);
+	int rc;
 
-	if (rc <= 0)
+	if (nodeset_has(&k->v->cut, hex))
+		return 0;  /* history stops here: absent on purpose */
+	if ((rc = nodeset_add(&k->v->seen, hex)) <= 0)
 		return rc;
 	if ((rc = dh_buf_add(&k->v->todo, hex, DH_HASH_HEX + 1)))
 		return rc;
@@ -113,7 +118,10 @@ static int walk(struct verifier *v, const char *root)
 		}
 		if (!strcmp(dh_node_kind(node.data, node.len), "commit"))
 			v->stats.commits++;
-		rc = dh_node_children(node.data, node.len, queue_kid, &k);
+		/* a commit's cut is known before its parents are queued */
+		rc = dh_node_cut(node.data, node.len, io_learn_cut, &v->cut);
+		if (!rc)
+			rc = dh_node_children(node.data, node.len, queue_kid, &k);
 		if (rc == DH_ECORRUPT)
 			rc = problem(v, "'%s' is malformed: %s", key, dh_errmsg());
 	}
@@ -151,8 +159,34 @@ int io_branches(struct dh_store *st, const char *branch, struct dh_buf *out)
 	return (rc = dh_branch_check(branch)) ? rc : add_branch(branch, out);
 }
 
-int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen, int trees,
-	dh_problem_cb cb, void *payload, struct dh_verify_stats *stats)
+int io_learn_cut(const char *hex, void *payload)
+{
+	int rc = nodeset_add(payload, hex);
+
+	return rc < 0 ? rc : 0;
+}
+
+/* Learn the cut each head records; what is wrong with a head, walk() reports. */
+static int learn_head_cuts(struct verifier *v, const struct dh_buf *branches)
+{
+	struct dh_buf node = DH_BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < branches->len; i += strlen(branches->data + i) + 1) {
+		char head[DH_HASH_HEX + 1];
+
+		if (dh_head_get(v->st, branches->data + i, head) || dh_node_get(v->st, head, &node))
+			continue;
+		rc = dh_node_cut(node.data, node.len, io_learn_cut, &v->cut);
+		if (rc == DH_ECORRUPT)
+			rc = 0;
+	}
+	dh_buf_release(&node);
+	return rc;
+}
+
+int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen, struct nodeset *cut,
+	int trees, dh_problem_cb cb, void *payload, struct dh_verify_stats *stats)
 {
 	struct verifier v;
 	struct dh_buf branches = DH_BUF_INIT;
@@ -163,7 +197,10 @@ int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen,
 	v.cb = cb;
 	v.payload = payload;
 	v.seen = *seen;
+	v.cut = *cut;
 	rc = io_branches(st, branch, &branches);
+	if (!rc)
+		rc = learn_head_cuts(&v, &branches);
 	for (size_t i = 0; !rc && !v.stop && i < branches.len; i += strlen(branches.data + i) + 1) {
 		const char *b = branches.data + i;
 		char head[DH_HASH_HEX + 1];
@@ -181,6 +218,7 @@ int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen,
 			rc = check_trees(&v, b, head);
 	}
 	*seen = v.seen;
+	*cut = v.cut;
 	if (stats)
 		*stats = v.stats;
 	dh_buf_release(&v.todo);
@@ -191,13 +229,15 @@ int io_walk_heads(struct dh_store *st, const char *branch, struct nodeset *seen,
 int dh_verify(struct dh_store *st, const char *branch, dh_problem_cb cb, void *payload,
 	struct dh_verify_stats *stats)
 {
-	struct nodeset seen;
+	struct nodeset seen, cut;
 	struct dh_verify_stats vs;
 	int rc;
 
 	nodeset_init(&seen);
-	rc = io_walk_heads(st, branch, &seen, 1, cb, payload, &vs);
+	nodeset_init(&cut);
+	rc = io_walk_heads(st, branch, &seen, &cut, 1, cb, payload, &vs);
 	nodeset_release(&seen);
+	nodeset_release(&cut);
 	if (stats)
 		*stats = vs;
 	if (rc)

@@ -1,6 +1,6 @@
 /*
  * fuzz-node.c - the node decoder on arbitrary bytes: dh_node_kind,
- * dh_node_children, and the bytes stored as a node in a mem:// store and
+ * dh_node_children, dh_node_cut, and the bytes stored as a node in a mem:// store and
  * opened as a commit (dh_commit_info, dh_db_open_commit, dh_db_verify), as
  * dh-verify and every reader would meet a corrupt or hostile node.
  */
@@ -31,6 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	dh_node_kind(data, size);
 	dh_node_children(data, size, count_child, &n);
+	dh_node_cut(data, size, count_child, &n);
 	if (!st && dh_store_open(&st, "mem://fuzz-node", DH_STORE_CREATE))
 		return 0;
 	if (dh_node_put(st, data, size, name))
