@@ -2057,8 +2057,10 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 			rc = dh_error_set(DH_ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(all, t.k->tail, t.k->ntail * sizeof(*all));
-		memcpy(all + t.k->ntail, t.ev, t.nev * sizeof(*all));
+		if (t.k->ntail)  /* a new database's empty tail is NULL */
+			memcpy(all, t.k->tail, t.k->ntail * sizeof(*all));
+		if (t.nev)
+			memcpy(all + t.k->ntail, t.ev, t.nev * sizeof(*all));
 		rc = absorb(&c, t.s, conn->st, all, t.k->ntail + t.nev, batch);
 		free(all);
 		if (rc)
