@@ -802,6 +802,9 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 	n = r->tok.len;
 	if (!dhv_utf8_valid(t, n, &bad))
 		return fail(r, start, "invalid UTF-8 in symbol");
+	/* a byte order mark is skipped at the start of a text: a name holding one would not read back */
+	if (memmem(t, n, "\xEF\xBB\xBF", 3))
+		return fail(r, start, "byte order mark (U+FEFF) in a symbol or keyword");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
 			return fail(r, start, "invalid character 0x%02x in symbol", (unsigned char)t[i]);
