@@ -790,16 +790,11 @@ static int valid_name(const char *s, size_t n)
 	return 1;
 }
 
-static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos start)
+/* The characters of a symbol, keyword or namespaced map prefix `t`. */
+static int check_name_chars(struct dh_edn_reader *r, struct pos start, const char *t, size_t n)
 {
-	const char *t;
-	size_t n, bad;
-	int rc = read_token(r, 0);
+	size_t bad;
 
-	if (rc)
-		return rc;
-	t = r->tok.data;
-	n = r->tok.len;
 	if (!dhv_utf8_valid(t, n, &bad))
 		return fail(r, start, "invalid UTF-8 in symbol");
 	/* a byte order mark is skipped at the start of a text: a name holding one would not read back */
@@ -808,6 +803,21 @@ static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
 			return fail(r, start, "invalid character 0x%02x in symbol", (unsigned char)t[i]);
+	return 0;
+}
+
+static int read_symbolic(struct dh_edn_reader *r, struct dh_val *out, struct pos start)
+{
+	const char *t;
+	size_t n;
+	int rc = read_token(r, 0);
+
+	if (rc)
+		return rc;
+	t = r->tok.data;
+	n = r->tok.len;
+	if ((rc = check_name_chars(r, start, t, n)))
+		return rc;
 	if (t[0] == ':') {
 		if (n >= 2 && t[1] == ':')
 			return fail(r, start, "auto-resolved keywords are not EDN: '%s'", t);
@@ -928,7 +938,7 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	uint32_t i;
 
 	rc = read_token(r, 0);
-	if (rc)
+	if (rc || (rc = check_name_chars(r, start, r->tok.data, r->tok.len)))
 		return rc;
 	nslen = r->tok.len;
 	/* the prefix becomes the namespace of symbol keys too: it must read as
