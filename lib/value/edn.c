@@ -928,6 +928,14 @@ static int read_tagged(struct dh_edn_reader *r, struct dh_val *out, struct pos s
 	return 0;
 }
 
+/* Whether text `t` reads back as the plain symbol `t` ("#x" or "nil" do not). */
+static int reads_as_symbol(struct dh_edn_reader *r, const char *t, size_t n)
+{
+	struct dh_val v;
+
+	return !dh_edn_parse(&v, r->a, t, n, "<prefix>") && v.type == DH_SYMBOL && v.len == n && !memcmp(v.u.s, t, n);
+}
+
 /* #:ns{...}: keys without a namespace get `ns`, :_/k loses its namespace. */
 static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos start, int depth)
 {
@@ -946,7 +954,8 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 	if (!nslen || nslen >= sizeof(ns) || r->tok.data[0] == ':' ||
 	    memchr(r->tok.data, '/', nslen) || !valid_name(r->tok.data, nslen) ||
 	    (r->tok.data[0] >= '0' && r->tok.data[0] <= '9') ||
-	    (strchr("+-.", r->tok.data[0]) && r->tok.data[1] >= '0' && r->tok.data[1] <= '9'))
+	    (strchr("+-.", r->tok.data[0]) && r->tok.data[1] >= '0' && r->tok.data[1] <= '9') ||
+	    !reads_as_symbol(r, r->tok.data, nslen))
 		return fail(r, start, "invalid namespaced map prefix '#:%s'", r->tok.data);
 	memcpy(ns, r->tok.data, nslen + 1);
 	skip_ws(r);
