@@ -33,6 +33,7 @@ enum {
 };
 
 struct schema {
+	unsigned refs;             /* schema_share() and schema_free() count them */
 	struct dh_attr *attrs;     /* attrs[aid], aid 1..max; ident NULL = unused */
 	dh_aid max, cap;
 	uint32_t *rank;            /* rank[aid] by keyword order */
@@ -44,6 +45,8 @@ struct schema {
 
 int schema_new_system(struct schema **out);
 int schema_clone(struct schema **out, const struct schema *s);
+/* Another reference to `s`, which must then not change; schema_free() drops one. */
+struct schema *schema_share(struct schema *s);
 void schema_free(struct schema *s);
 const struct dh_attr *schema_find(const struct schema *s, const char *ident, size_t len);
 /* Add an attribute with `ident` (copied); *out gets its id. */

@@ -167,6 +167,7 @@ int schema_new_system(struct schema **out)
 	*out = NULL;
 	if (!s)
 		return dh_error_set(DH_ENOMEM, "out of memory");
+	s->refs = 1;
 	if ((rc = dh_arena_new(&s->arena)))
 		goto fail;
 	for (aid = 1; aid < AID_SYSTEM_END; aid++) {
@@ -191,9 +192,15 @@ fail:
 	return rc;
 }
 
+struct schema *schema_share(struct schema *s)
+{
+	s->refs++;
+	return s;
+}
+
 void schema_free(struct schema *s)
 {
-	if (!s)
+	if (!s || --s->refs > 0)
 		return;
 	free(s->attrs);
 	free(s->rank);
@@ -211,6 +218,7 @@ int schema_clone(struct schema **out, const struct schema *s)
 	*out = NULL;
 	if (!c)
 		return dh_error_set(DH_ENOMEM, "out of memory");
+	c->refs = 1;
 	if ((rc = dh_arena_new(&c->arena)) || (rc = grow(c, s->max)))
 		goto fail;
 	c->max = s->max;

@@ -537,6 +537,26 @@ static int is_seq(const struct dh_val *v)
 	return v->type == DH_VECTOR || v->type == DH_LIST;
 }
 
+/*
+ * The transaction starts with the database's schema shared (a copy per
+ * transaction was a tenth of a small one's work); it gets its own copy
+ * before the first change.  Pointers into the schema taken before are
+ * stale afterwards.
+ */
+static int own_schema(struct tx *t)
+{
+	struct schema *c;
+	int rc;
+
+	if (t->s->refs == 1)
+		return 0;
+	if ((rc = schema_clone(&c, t->s)))
+		return rc;
+	schema_free(t->s);
+	t->s = c;
+	return 0;
+}
+
 /* The attribute of keyword `kw`, added as undeclared if new (checked when applied). */
 static int attr_of(struct tx *t, const struct dh_val *kw, dh_aid *out)
 {
@@ -547,7 +567,7 @@ static int attr_of(struct tx *t, const struct dh_val *kw, dh_aid *out)
 		*out = at->aid;
 		return 0;
 	}
-	if ((rc = schema_add(t->s, kw->u.s, kw->len, out)))
+	if ((rc = own_schema(t)) || (rc = schema_add(t->s, kw->u.s, kw->len, out)))
 		return rc;
 	t->schema_changed = 1;
 	return 0;
@@ -1221,7 +1241,10 @@ out:
 static int refresh_schema(struct tx *t, const struct dh_val *form, int final)
 {
 	size_t i, keep = 0;
-	int rc = 0;
+	int rc = own_schema(t);
+
+	if (rc)
+		return rc;
 
 	for (i = 0; i < t->nschema_ents; i++) {
 		int64_t e = t->schema_ents[i];
@@ -1929,7 +1952,8 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 	t.fresh_from = t.max_eid + 1;
 	if (t.tx > DH_TXMAX)
 		return dh_error_set(DH_EINVAL, "transaction ids exhausted");
-	if ((rc = dh_arena_new(&t.a)) || (rc = schema_clone(&t.s, t.k->schema)))
+	t.s = schema_share(t.k->schema);
+	if ((rc = dh_arena_new(&t.a)))
 		goto out;
 	if (!tx_data || (tx_data->type != DH_VECTOR && tx_data->type != DH_LIST)) {
 		rc = dh_error_set(DH_EINVAL, "tx-data must be a vector or list");
