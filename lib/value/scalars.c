@@ -330,7 +330,7 @@ int dhv_bigint_from_bytes(const char **out, uint32_t *outlen, struct dh_arena *a
 		goto out;
 	}
 	i = 0;
-	if (neg)
+	if (neg && !(nd == 1 && digits[0] == '0'))  /* zero has no sign: -0N is 0N */
 		text[i++] = '-';
 	while (nd)
 		text[i++] = digits[--nd];
