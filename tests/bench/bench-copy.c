@@ -38,6 +38,13 @@ static int add_key(const char *key, void *payload)
 	return 0;
 }
 
+static void keys_release(struct keys *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		free(ks->k[i]);
+	free(ks->k);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -98,6 +105,11 @@ int main(int argc, char **argv)
 		t = now() - t0;
 		printf("%zu objects in %.2f s: %.0f objects/s, %lu HTTP requests\n", ks.n, t, (double)ks.n / t,
 		       dh_http_requests() - r0);
+		for (i = 0; i < ks.n; i++)
+			dh_buf_release(&vals[i]);
+		free(vals);
+		free(kvs);
+		keys_release(&ks);
 		dh_store_close(src);
 		dh_store_close(dst);
 		return 0;
@@ -125,6 +137,7 @@ int main(int argc, char **argv)
 		printf("%zu node gets in %.2f s: %.0f gets/s, %.2f HTTP requests per get\n", got, t, (double)got / t,
 		       got ? (double)(dh_http_requests() - r0) / (double)got : 0.0);
 		dh_buf_release(&b);
+		keys_release(&ks);
 		dh_store_close(st);
 		return 0;
 	}

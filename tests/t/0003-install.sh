@@ -38,7 +38,8 @@ test_expect_success 'a program compiles and runs against the installed library' 
 		return 0;
 	}
 	EOF
-	cc -o prog prog.c $(PKG_CONFIG_SYSROOT_DIR="$TRASH/stage" PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs dh) &&
+	# a sanitizer build of libdh needs its runtime in the program too
+	cc ${DH_TEST_SANITIZE:+-fsanitize=address,undefined} -o prog prog.c $(PKG_CONFIG_SYSROOT_DIR="$TRASH/stage" PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs dh) &&
 	LD_LIBRARY_PATH=$(dirname "$(ls "$r"/lib*/libdh.so "$r"/lib/*/libdh.so 2>/dev/null | head -1)") ./prog >out &&
 	echo 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 >expect &&
 	test_cmp expect out

@@ -59,11 +59,15 @@ int main(int argc, char **argv)
 		else ix = argv[i];
 	}
 	dh_arena_new(&a);
-	if (dh_config_resolve(&uri, NULL, NULL, argv[1]) || dh_store_open(&st, uri, DH_STORE_RDONLY))
-		return fail("open");
+	if (dh_config_resolve(&uri, NULL, NULL, argv[1]) || dh_store_open(&st, uri, DH_STORE_RDONLY)) {
+		status = fail("open");
+		goto out;
+	}
 	rc = commit ? dh_db_open_commit(&db, st, commit) : dh_db_open(&db, st, branch);
-	if (rc)
-		return fail("db");
+	if (rc) {
+		status = fail("db");
+		goto out;
+	}
 	if (verify) {
 		rc = dh_db_verify(db, problem, NULL);
 		printf("%s\n", rc ? "unsound" : "sound");
@@ -80,10 +84,14 @@ int main(int argc, char **argv)
 		struct dh_val ref;
 		int64_t id;
 
-		if (dh_edn_parse(&ref, a, entid, strlen(entid), "arg"))
-			return fail("edn");
-		if (dh_db_entid(db, &ref, &id))
-			return fail("entid");
+		if (dh_edn_parse(&ref, a, entid, strlen(entid), "arg")) {
+			status = fail("edn");
+			goto out;
+		}
+		if (dh_db_entid(db, &ref, &id)) {
+			status = fail("entid");
+			goto out;
+		}
 		printf("%lld\n", (long long)id);
 		goto out;
 	}
@@ -105,14 +113,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	v = db;
-	if (as_of && dh_db_as_of(&v, db, as_of))
-		return fail("as-of");
-	if (as_of_inst && dh_db_as_of_inst(&v, db, as_of_inst))
-		return fail("as-of-inst");
-	if (since && dh_db_since(&v, db, since))
-		return fail("since");
-	if (history && dh_db_history(&v, db))
-		return fail("history");
+	if (as_of && dh_db_as_of(&v, db, as_of)) {
+		status = fail("as-of");
+		goto out;
+	}
+	if (as_of_inst && dh_db_as_of_inst(&v, db, as_of_inst)) {
+		status = fail("as-of-inst");
+		goto out;
+	}
+	if (since && dh_db_since(&v, db, since)) {
+		status = fail("since");
+		goto out;
+	}
+	if (history && dh_db_history(&v, db)) {
+		status = fail("history");
+		goto out;
+	}
 	if (e) {
 		b.n = 1;
 		b.e = e;
@@ -132,8 +148,10 @@ int main(int argc, char **argv)
 		b.a = at->aid;
 	}
 	if (val) {
-		if (dh_edn_parse(&b.v, a, val, strlen(val), "arg"))
-			return fail("edn");
+		if (dh_edn_parse(&b.v, a, val, strlen(val), "arg")) {
+			status = fail("edn");
+			goto out;
+		}
 		b.n = !strcmp(ix, "avet") ? 2 : 3;
 	}
 	if (!strcmp(ix, "log"))
@@ -141,8 +159,10 @@ int main(int argc, char **argv)
 	else
 		rc = dh_iter_new(&it, v, !strcmp(ix, "aevt") ? DH_AEVT : !strcmp(ix, "avet") ? DH_AVET : DH_EAVT,
 			b.n ? &b : NULL, b.n ? &b : NULL);
-	if (rc)
-		return fail("iter");
+	if (rc) {
+		status = fail("iter");
+		goto out;
+	}
 	while ((rc = dh_iter_next(it, &d)) > 0) {
 		const struct dh_attr *at = dh_db_attr(db, d->a);
 
@@ -158,8 +178,10 @@ int main(int argc, char **argv)
 			dh_buf_addf(&out, " %lld %s]", (long long)d->tx, d->added ? "true" : "false");
 		printf("%s\n", out.data);
 	}
-	if (rc < 0)
-		return fail("next");
+	if (rc < 0) {
+		status = fail("next");
+		goto out;
+	}
 out:
 	dh_iter_free(it);
 	if (v != db)

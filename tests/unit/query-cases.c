@@ -80,8 +80,10 @@ static int same(const struct dh_val *want, const struct dh_val *got, const char 
 		return dh_val_eq(want, got);
 	size_t n = want->len, m = got->len;
 	struct dh_val *x = malloc((n + 1) * sizeof(*x)), *y = malloc((m + 1) * sizeof(*y));
-	memcpy(x, want->u.items, n * sizeof(*x));
-	memcpy(y, got->u.items, m * sizeof(*y));
+	if (n)  /* an empty collection's items may be NULL */
+		memcpy(x, want->u.items, n * sizeof(*x));
+	if (m)
+		memcpy(y, got->u.items, m * sizeof(*y));
 	qsort(x, n, sizeof(*x), cmpv);
 	qsort(y, m, sizeof(*y), cmpv);
 	if (asset) {

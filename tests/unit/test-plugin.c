@@ -52,7 +52,10 @@ static void refused(const char *file, const char *scheme, int code, const char *
 static void registry(void)
 {
 	static const struct dh_store_ops bad_version = { .api_version = DH_BACKEND_API_VERSION + 1, .scheme = "bv" };
-	struct dh_store_ops copy = *dh_store_lookup("mem");
+	/* registered tables must live as long as the process: not on the stack */
+	static struct dh_store_ops copy;
+
+	copy = *dh_store_lookup("mem");
 
 	ok(dh_store_lookup("file") && dh_store_lookup("mem"), "built-in schemes are registered");
 	ok(dh_store_lookup("flatdir") == NULL, "plugins are not loaded before they are needed");
