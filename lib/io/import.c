@@ -243,6 +243,7 @@ int dh_import(struct dh_store *st, struct dh_dump_reader *r, const struct dh_imp
 	db = NULL;
 	if ((rc = dh_conn_open(&conn, st, branch)) || (rc = dh_loader_new(&f.l, conn)))
 		goto out;
+	dh_loader_limit(f.l, o->sort_mem, o->tmpdir);
 	f.o = o;
 	f.r = r;
 	f.last_tx = -1;
