@@ -3,12 +3,13 @@
  * container (plain, gzipped, legacy), the chunked directory with its
  * manifest, the semantic digest, and verification.
  *
- * Everything here streams: a writer holds one record and one 1 MiB gzip
- * block, a reader one record (at most DH_DUMP_MAX_RECORD bytes) and one
- * read buffer.  Records are framed by reading CBOR item heads only
- * (dh_cbor_frame()), so the reader knows how many bytes a record needs
- * before it asks for them, tells a truncated record from a malformed one,
- * and refuses a huge declared length without reserving memory for it.
+ * Everything here streams: a writer holds one record and one 1 MiB block
+ * (a gzip member's raw bytes, or plain bytes to write at once), a reader
+ * one record (at most DH_DUMP_MAX_RECORD bytes) and one read buffer.
+ * Records are framed by reading CBOR item heads only (dh_cbor_frame()), so
+ * the reader knows how many bytes a record needs before it asks for them,
+ * tells a truncated record from a malformed one, and refuses a huge
+ * declared length without reserving memory for it.
  * Values are decoded by the value layer (dh_cbor_decode()); the only
  * encoding done here is the legacy format's, a thin wrapper that writes
  * instants as tag 1 and 64-bit bigints as integers and hands everything
@@ -410,9 +411,22 @@ static int out_init(struct out *o, FILE *f, const char *name, int gzip)
 	o->f = f;
 	o->name = name;
 	o->gzip = gzip;
-	if (gzip && (!(o->block = malloc(GZ_BLOCK)) || !(o->zbuf = malloc(IO_CHUNK))))
+	/* plain output is gathered into blocks too: one write per MiB, not per record */
+	if (!(o->block = malloc(GZ_BLOCK)) || (gzip && !(o->zbuf = malloc(IO_CHUNK))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	return 0;
+}
+
+/* Write out the raw bytes gathered so far: a gzip member, or as they are. */
+static int out_block(struct out *o)
+{
+	int rc;
+
+	if (o->gzip)
+		return out_member(o);
+	rc = out_put(o, o->block, o->nblock);
+	o->nblock = 0;
+	return rc;
 }
 
 static int out_write(struct out *o, const void *p, size_t n)
@@ -420,8 +434,6 @@ static int out_write(struct out *o, const void *p, size_t n)
 	const unsigned char *s = p;
 	int rc;
 
-	if (!o->gzip)
-		return out_put(o, p, n);
 	while (n) {
 		size_t k = GZ_BLOCK - o->nblock;
 
@@ -431,7 +443,7 @@ static int out_write(struct out *o, const void *p, size_t n)
 		o->nblock += k;
 		s += k;
 		n -= k;
-		if (o->nblock == GZ_BLOCK && (rc = out_member(o)))
+		if (o->nblock == GZ_BLOCK && (rc = out_block(o)))
 			return rc;
 	}
 	return 0;
@@ -439,7 +451,7 @@ static int out_write(struct out *o, const void *p, size_t n)
 
 static int out_flush(struct out *o)
 {
-	int rc = o->gzip ? out_member(o) : 0;
+	int rc = out_block(o);
 
 	if (!rc && (fflush(o->f) || ferror(o->f)))
 		rc = out_fail(o);
