@@ -329,6 +329,14 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
  */
 int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int64_t to_tx);
 
+/*
+ * dh_db_log_is_current() - 1 when the log of `db` holds exactly its current
+ * datoms (history is not kept, or no datom was ever retracted), so that
+ * dh_log_iter_new() yields the current view, which is then also the
+ * history view; 0 otherwise, and for as-of and since views.
+ */
+int dh_db_log_is_current(const struct dh_db *db);
+
 /* ---- writing ----------------------------------------------------------- */
 
 /*
