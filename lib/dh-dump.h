@@ -265,8 +265,10 @@ struct dh_export_opts {
  * (the current ones, or with o->history all of history) to `w`, ordered as
  * Datahike orders a dump: by tx, the transaction entity's datoms first,
  * then entity, attribute (by ident), retraction before assertion, value
- * (LEGACY: by tx, e, attribute).  Sorting spills runs to temporary files,
- * so memory stays bounded by o->sort_mem whatever the database size.  Then
+ * (LEGACY: by tx, e, attribute).  When the log holds exactly the datoms
+ * to write (dh_db_log_is_current()), they stream from it unsorted;
+ * otherwise sorting spills runs to temporary files, so memory stays
+ * bounded by o->sort_mem whatever the database size.  Then
  * finishes `w` with the manifest (schema, config, stats).  *count (may be
  * NULL) gets the records written.  Returns 0 or the first error (the
  * writer is left unfinished).

@@ -1,12 +1,15 @@
 /*
  * export.c - a database to a dump (dh_export()).
  *
- * The datoms come from an EAVT scan of the current view or of the history
- * view, which is bounded in memory; the order a dump needs (by
- * transaction, the transaction entity first, then entity, attribute by
- * ident, retraction before assertion) is made by the external sorter, so
- * exporting a database of any size needs the sorter's budget plus a few
- * buffers.  Datahike writes only datoms of user transactions (tx above
+ * The order a dump needs (by transaction, the transaction entity first,
+ * then entity, attribute by ident, retraction before assertion, value) is
+ * the log tree's.  When the log holds exactly the datoms to write (no
+ * retraction ever: the current view and the history view are both the
+ * log), they stream from it and records are encoded straight from the
+ * datoms, each attribute's keyword encoded once.  Otherwise the datoms come
+ * from an EAVT scan of the current or the history view and the order is
+ * made by the external sorter, so exporting a database of any size needs
+ * the sorter's budget plus a few buffers.  Datahike writes only datoms of user transactions (tx above
  * tx0), and so does this.  The manifest's facts (schema, config, counts)
  * come from the database; the count of datoms scanned is recorded apart
  * from the count written, so a dump that lost records on the way says so.
@@ -118,6 +121,132 @@ static int schema_edn(struct dh_buf *b, const struct dh_db *db, struct dh_buf *r
 	return rc ? rc : dh_buf_addc(b, '}');
 }
 
+/* Each attribute's record bytes: the keyword as tag 39 text with its colon. */
+struct kwcache {
+	struct dh_buf bytes;
+	size_t *off;               /* aid's bytes at [off[aid], off[aid + 1]) */
+};
+
+static int kwcache_init(struct kwcache *kc, const struct dh_db *db)
+{
+	dh_aid max = dh_db_attr_max(db);
+	int rc = 0;
+
+	memset(kc, 0, sizeof(*kc));
+	if (!(kc->off = calloc((size_t)max + 2, sizeof(*kc->off))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (dh_aid a = 1; a <= max && !rc; a++) {
+		const struct dh_attr *at = dh_db_attr(db, a);
+
+		kc->off[a] = kc->bytes.len;
+		if (at) {
+			struct dh_val kw = dh_text(DH_KEYWORD, at->ident, at->ident_len);
+
+			rc = dh_cbor_encode(&kc->bytes, &kw);
+		}
+	}
+	kc->off[max + 1] = kc->bytes.len;
+	return rc;
+}
+
+static void kwcache_release(struct kwcache *kc)
+{
+	dh_buf_release(&kc->bytes);
+	free(kc->off);
+}
+
+static size_t put_int(unsigned char *p, int64_t n)
+{
+	unsigned major = 0;
+	uint64_t v = (uint64_t)n;
+
+	if (n < 0) {
+		major = 1 << 5;
+		v = (uint64_t)(-(n + 1));
+	}
+	if (v < 24) {
+		p[0] = (unsigned char)(major | v);
+		return 1;
+	}
+	if (v <= 0xff) {
+		p[0] = (unsigned char)(major | 24);
+		p[1] = (unsigned char)v;
+		return 2;
+	}
+	if (v <= 0xffff) {
+		p[0] = (unsigned char)(major | 25);
+		p[1] = (unsigned char)(v >> 8);
+		p[2] = (unsigned char)v;
+		return 3;
+	}
+	if (v <= 0xffffffffu) {
+		p[0] = (unsigned char)(major | 26);
+		for (int i = 0; i < 4; i++)
+			p[1 + i] = (unsigned char)(v >> (24 - 8 * i));
+		return 5;
+	}
+	p[0] = (unsigned char)(major | 27);
+	for (int i = 0; i < 8; i++)
+		p[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+	return 9;
+}
+
+/* The record of d, as dh_record_encode() writes it (not legacy). */
+static int encode_fast(struct dh_buf *b, const struct kwcache *kc, const struct dh_datom *d)
+{
+	size_t klen = kc->off[d->a + 1] - kc->off[d->a];
+	unsigned char *p;
+	int rc;
+
+	dh_buf_reset(b);
+	if ((rc = dh_buf_grow(b, 10 + klen)))
+		return rc;
+	p = (unsigned char *)b->data;
+	p[0] = 0x85;
+	b->len = 1 + put_int(p + 1, d->e);
+	memcpy(b->data + b->len, kc->bytes.data + kc->off[d->a], klen);
+	b->len += klen;
+	if ((rc = dh_cbor_encode(b, &d->v)) || (rc = dh_buf_grow(b, 10)))
+		return rc;
+	p = (unsigned char *)b->data + b->len;
+	b->len += put_int(p, d->tx);
+	b->data[b->len++] = d->added ? (char)0xf5 : (char)0xf4;
+	return 0;
+}
+
+/*
+ * The log is in dump order already: when it holds exactly the datoms to
+ * write (no retraction ever, so the current view and the history view are
+ * both the log), they are streamed from it with no sort at all.
+ */
+static int export_log(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export_opts *o, uint64_t *n)
+{
+	struct dh_iter *it = NULL;
+	struct dh_buf enc = DH_BUF_INIT;
+	struct kwcache kc;
+	const struct dh_datom *d;
+	int rc;
+
+	if ((rc = kwcache_init(&kc, db)) || (rc = dh_log_iter_new(&it, db, DH_TX0 + 1, 0)))
+		goto out;
+	while ((rc = dh_iter_next(it, &d)) > 0) {
+		if (d->a > dh_db_attr_max(db) || !dh_db_attr(db, d->a)) {
+			rc = dh_error_set(DH_ECORRUPT, "datom [%lld %u ...] names an unknown attribute",
+			                  (long long)d->e, (unsigned)d->a);
+			goto out;
+		}
+		if ((rc = encode_fast(&enc, &kc, d)) || (rc = dh_dump_write_raw(w, enc.data, enc.len)))
+			goto out;
+		if (++*n % 100000 == 0 && o->progress)
+			o->progress("writing", *n, o->payload);
+	}
+out:
+	dh_iter_free(it);
+	kwcache_release(&kc);
+	dh_buf_release(&enc);
+	return rc < 0 ? rc : 0;
+}
+
 int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export_opts *o, uint64_t *count)
 {
 	static const struct dh_export_opts defaults;
@@ -141,6 +270,12 @@ int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export
 	if (o->history) {
 		if ((rc = dh_db_history(&view, db)))
 			goto out;
+	}
+	if (!legacy && dh_db_log_is_current(db)) {
+		if ((rc = export_log(db, w, o, &written)))
+			goto out;
+		scanned = written;
+		goto manifest;
 	}
 	if ((rc = attr_ranks(&rank, db)) || (rc = sorter_new(&s, o->sort_mem, o->tmpdir)) ||
 	    (rc = dh_iter_new(&it, view ? view : db, DH_EAVT, NULL, NULL)))
@@ -188,6 +323,7 @@ int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export
 	}
 	if (rc < 0)
 		goto out;
+manifest:
 	rc = 0;
 	if (o->progress)
 		o->progress("writing", written, o->payload);
