@@ -265,7 +265,7 @@ int dsort_new(struct dsort **out, struct dsort_pool *pool, const struct schema *
 
 static void account(struct dsort *s)
 {
-	size_t b = dh_arena_used(s->a) + s->n * sizeof(*s->p) + (s->frozen ? 0 : s->n * SORT_COST);
+	size_t b = (s->a ? dh_arena_used(s->a) : 0) + s->n * sizeof(*s->p) + (s->frozen ? 0 : s->n * SORT_COST);
 
 	s->pool->used = s->pool->used - s->bytes + b;
 	s->bytes = b;
@@ -363,7 +363,7 @@ static int spill(struct dsort *s)
 			goto fail;
 	}
 	s->n = 0;
-	dh_arena_reset(s->a);
+	dh_arena_rewind(s->a);
 	account(s);
 	return 0;
 fail:
@@ -407,10 +407,12 @@ static int push(struct dsort *s, const struct dh_datom *d)
 
 int dsort_add(struct dsort *s, const struct dh_datom *d)
 {
-	struct dh_datom *c = dh_arena_alloc(s->a, sizeof(*c));
+	struct dh_datom *c;
 	int rc;
 
-	if (!c)
+	if (s->frozen)
+		return dh_error_set(DH_EINVAL, "datom added to a sorter being read");
+	if (!(c = dh_arena_alloc(s->a, sizeof(*c))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	*c = *d;
 	if ((rc = dh_val_copy(&c->v, s->a, &d->v)) || (rc = push(s, c)))
@@ -521,8 +523,16 @@ int dsort_iter(struct dsort *s, int o)
 	s->merging = 0;
 	s->last = -1;
 	s->nheap = 0;
-	if (s->nruns && (rc = spill(s)))
-		return rc;
+	if (s->nruns) {
+		/* everything is on disk: the chunk's memory goes back for the merge */
+		if ((rc = spill(s)))
+			return rc;
+		dh_arena_free(s->a);
+		s->a = NULL;
+		free(s->p);
+		s->p = NULL;
+		s->cap = 0;
+	}
 	s->frozen = 1;
 	ctx_for(s, &s->ord[o]);
 	if (!s->nruns) {
