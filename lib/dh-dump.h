@@ -242,6 +242,15 @@ struct dh_dump_check {
 int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out);
 
 /*
+ * dh_dump_reader_no_digest() - dh_dump_verify() need not compute the
+ * semantic digest of a single-file dump, which has no manifest to check it
+ * against (a chunked dump's is computed and checked regardless); the
+ * check's digest then holds the record count only.  For callers that do not
+ * report the digest: it costs a SHA-256 per record.
+ */
+void dh_dump_reader_no_digest(struct dh_dump_reader *r);
+
+/*
  * dh_dump_reader_checked() - 1 and *out filled when dh_dump_verify()
  * already passed on this reader, else 0.
  */
