@@ -1354,11 +1354,12 @@ static int open_next(struct dh_dump_reader *r)
 		}
 		r->cur = r->path ? r->path : "<stdin>";
 	}
-	if ((rc = sha_begin(&r->sha)))
+	/* only a chunk has a SHA-256 to check */
+	if (r->fmt == DH_DUMP_CHUNKED && (rc = sha_begin(&r->sha)))
 		goto fail;
 	if ((rc = src_open(&r->in, f, r->cur, own, gz, tee)))
 		goto fail;
-	r->in.sha = &r->sha;
+	r->in.sha = r->fmt == DH_DUMP_CHUNKED ? &r->sha : NULL;
 	r->open = 1;
 	r->start = r->end = 0;
 	r->base = 0;
@@ -1379,10 +1380,10 @@ static int end_chunk(struct dh_dump_reader *r)
 	char hex[DH_HASH_HEX + 1];
 	const struct chunk *c;
 
-	sha_end(&r->sha, hex);
 	close_source(r);
 	if (r->fmt != DH_DUMP_CHUNKED)
 		return 0;
+	sha_end(&r->sha, hex);
 	c = &r->chunks[r->ci - 1];
 	if (strcmp(hex, c->sha))
 		return dh_error_set(DH_ECORRUPT, "%s: checksum mismatch: sha256 %s, the manifest says %s",
