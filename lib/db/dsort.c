@@ -99,9 +99,9 @@ static void key_of(const struct dh_tree_ctx *c, const struct dh_datom *d, struct
 		k->k1 = attr_key(c, d->a);
 		k->k2 = 0;
 		break;
-	default:   /* the log: tx, the tx entity first, e (ids are positive) */
-		k->k1 = (uint64_t)d->tx ^ SIGN;
-		k->k2 = (uint64_t)(d->e != d->tx) << 63 | ((uint64_t)d->e & ~SIGN);
+	default:   /* the log: tx, the tx entity first, e (tx ids are positive, below 2^31) */
+		k->k1 = (uint64_t)d->tx << 1 | (d->e != d->tx);
+		k->k2 = (uint64_t)d->e ^ SIGN;
 		break;
 	}
 }
@@ -192,27 +192,40 @@ static int chunk_sort(struct dsort *s, const struct dsort_order *o, uint32_t **o
 	ctx_for(s, o);
 	tie.c = &s->tc;
 	tie.p = s->p;
-	if (!(k = malloc(n * sizeof(*k))))
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		key_of(&s->tc, s->p[i], &k[i]);
-		k[i].i = (uint32_t)i;
-		k[i].pad = 0;
-		if (sorted && i) {
-			int c = key_cmp(&k[i - 1], &k[i]);
+	/* in order already?  (a dump is in transaction order) */
+	{
+		struct skey a, b;
 
+		key_of(&s->tc, s->p[0], &b);
+		for (i = 1; i < n && sorted; i++) {
+			int c;
+
+			a = b;
+			key_of(&s->tc, s->p[i], &b);
+			c = key_cmp(&a, &b);
 			if (c > 0 || (c == 0 && dh_tree_cmp(&s->tc, s->p[i - 1], s->p[i]) > 0))
 				sorted = 0;
 		}
+		if (sorted)
+			return 0;
 	}
-	if (sorted)
-		goto out;
-	if (!(t = malloc(n * sizeof(*t))) || !(r = radix(k, t, n))) {
+	if (!(k = malloc(n * sizeof(*k))) || !(t = malloc(n * sizeof(*t)))) {
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* settle ties by the full order, input order last */
-	for (i = 0; i < n; i = j) {
+	for (i = 0; i < n; i++) {
+		key_of(&s->tc, s->p[i], &k[i]);
+		if (o->k1_only)
+			k[i].k2 = 0;
+		k[i].i = (uint32_t)i;
+		k[i].pad = 0;
+	}
+	if (!(r = radix(k, t, n))) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* settle ties by the full order, input order last (the input settles them with k1_only) */
+	for (i = 0; i < n && !o->k1_only; i = j) {
 		for (j = i + 1; j < n && !key_cmp(&r[i], &r[j]); j++)
 			;
 		if (j - i > 1)

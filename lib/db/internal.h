@@ -156,6 +156,8 @@ struct dsort;
 struct dsort_order {
 	int ix;                    /* DH_EAVT, DH_AEVT, DH_AVET or DH_TREE_LOG */
 	int history;               /* dh_tree_ctx.history */
+	int k1_only;               /* datoms come in order among those of one attribute
+	                            * (AEVT) or one tx (log): a stable sort by that is enough */
 };
 
 struct dsort_pool {

@@ -313,7 +313,7 @@ static int note_schema_datom(struct dh_loader *l, const struct dh_datom *d)
 int dh_loader_add(struct dh_loader *l, int64_t e, const struct dh_val *attr, const struct dh_val *v, int64_t tx,
 	int added)
 {
-	static const struct dsort_order orders[2] = { { DH_TREE_LOG, 1 }, { DH_EAVT, 1 } };
+	static const struct dsort_order orders[2] = { { DH_TREE_LOG, 1, 0 }, { DH_EAVT, 1, 0 } };
 	struct dh_datom d;
 	const struct dh_attr *at;
 	dh_aid aid;
@@ -593,8 +593,9 @@ static int drain(struct build *bd, int which, int tree)
 
 static int build_trees(struct build *bd)
 {
+	/* the subs are fed in EAVT order: AEVT and the log only need their first key sorted */
 	static const struct dsort_order sub_orders[NSUB] = {
-		{ DH_AEVT, 0 }, { DH_AVET, 0 }, { DH_AEVT, 1 }, { DH_AVET, 1 }, { DH_TREE_LOG, 1 },
+		{ DH_AEVT, 0, 1 }, { DH_AVET, 0, 0 }, { DH_AEVT, 1, 1 }, { DH_AVET, 1, 0 }, { DH_TREE_LOG, 1, 1 },
 	};
 	static const int sub_tree[NSUB] = { DH_AEVT, DH_AVET, 3 + DH_AEVT, 3 + DH_AVET, TREE_LOG };
 	struct dh_loader *l = bd->l;
