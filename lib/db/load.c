@@ -28,13 +28,15 @@
  * that already hold datoms (a merge) applies its datoms to them in sorted
  * batches.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/internal.h"
 
 #define LOAD_NODE_TARGET (128u << 10)
-#define BATCH_FLUSH (16u << 20)     /* node bytes written to the store at once */
+#define BATCH_FLUSH (8u << 20)      /* node bytes written to the store at once */
 #define APPLY_BATCH 262144          /* edits per dh_tree_apply() when merging */
 
 /* A schema datom of the current transaction and its place in the input. */
@@ -48,6 +50,21 @@ struct seen {
 	struct seen *next;
 	struct dh_datom d;
 	size_t idx;
+};
+
+/*
+ * Writing nodes, a file per node on a file store, costs about as much as
+ * building them: full batches go to a thread that writes one while the
+ * next fills.  Nothing else touches the store meanwhile; a batch is
+ * written completely before the next one starts, so children still come
+ * before parents.
+ */
+struct bgwriter {
+	struct dh_node_batch *b;   /* the batch the thread writes */
+	pthread_t th;
+	int running;
+	int rc;
+	char msg[512];
 };
 
 struct dh_loader {
@@ -69,7 +86,42 @@ struct dh_loader {
 	struct seen *firsts;
 	int schema_changed;
 	int ranks_stale;           /* attributes added since the ranks were computed */
+	struct bgwriter w;
 };
+
+static void *bg_write(void *arg)
+{
+	struct bgwriter *w = arg;
+
+	w->rc = dh_node_batch_write(w->b);
+	if (w->rc)
+		snprintf(w->msg, sizeof(w->msg), "%s", dh_errmsg());
+	return NULL;
+}
+
+/* Wait for the batch being written; its error, with the thread's message. */
+static int bg_wait(struct bgwriter *w)
+{
+	if (!w->running)
+		return 0;
+	pthread_join(w->th, NULL);
+	w->running = 0;
+	return w->rc ? dh_error_set(w->rc, "%s", w->msg) : 0;
+}
+
+/* Hand `batch` to the thread (after the one before it is written); `batch` comes back empty. */
+static int bg_flush(struct bgwriter *w, struct dh_node_batch *batch)
+{
+	int rc = bg_wait(w);
+
+	if (rc)
+		return rc;
+	dh_node_batch_swap(w->b, batch);
+	if (pthread_create(&w->th, NULL, bg_write, w))
+		return dh_node_batch_write(w->b);
+	w->running = 1;
+	return 0;
+}
 
 int dh_loader_new(struct dh_loader **out, struct dh_conn *conn)
 {
@@ -475,6 +527,9 @@ static int sink_apply(struct sink *k)
 
 	if (!k->n)
 		return 0;
+	/* applying reads nodes: the store is this thread's again */
+	if ((rc = bg_wait(&k->l->w)))
+		return rc;
 	rc = dh_tree_apply(k->root, &k->tc, k->root, k->ed, k->n, k->batch);
 	k->n = 0;
 	dh_arena_reset(k->ea);
@@ -522,7 +577,7 @@ static int sink_put(struct sink *k, const struct dh_datom *d, int stable)
 		rc = ++k->n >= APPLY_BATCH ? sink_apply(k) : 0;
 	}
 	if (!rc && dh_node_batch_size(k->batch) > BATCH_FLUSH)
-		rc = dh_node_batch_write(k->batch);
+		rc = bg_flush(&k->l->w, k->batch);
 	return rc;
 }
 
@@ -671,7 +726,7 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	memset(&bd, 0, sizeof(bd));
 	if ((rc = tx_end(l)) || (rc = schema_finish(l->s)) || (rc = check_types(l, k->c.flex)))
 		goto out;
-	if ((rc = dh_node_batch_new(&batch, k->st)))
+	if ((rc = dh_node_batch_new(&batch, k->st)) || (rc = dh_node_batch_new(&l->w.b, k->st)))
 		goto out;
 	c = k->c;
 	c.tail = NULL;
@@ -700,6 +755,8 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	c.max_eid = l->max_eid;
 	c.max_tx = l->max_tx;
 	c.instant_ms = l->instant;
+	if ((rc = bg_wait(&l->w)))
+		goto out;
 	if (l->schema_changed && ((rc = schema_encode(&enc, l->s)) || (rc = dh_node_batch_add(batch, enc.data, enc.len, c.schema))))
 		goto out;
 	dh_buf_reset(&enc);
@@ -730,6 +787,13 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	rc = dh_conn_refresh(l->conn);
 	l->db = NULL;
 out:
+	if (l->w.running) {
+		/* failed with a batch on its way: let it land, keep the first error */
+		pthread_join(l->w.th, NULL);
+		l->w.running = 0;
+	}
+	dh_node_batch_free(l->w.b);
+	l->w.b = NULL;
 	for (t = 0; t < nsinks; t++)
 		sink_release(&bd.sk[t]);
 	for (t = 0; t < NSUB; t++)
