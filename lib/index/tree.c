@@ -940,13 +940,16 @@ int dh_tree_builder_finish(struct dh_tree_builder *b, struct dh_tree_root *out)
 			out->count = l->cnt[0];
 			return 0;
 		}
-		while (l->body.len >= 2 * b->target)
+		while (l->n && l->body.len >= 2 * b->target)
 			if ((rc = build_emit(b, lv, build_cut(l, b->target))))
 				return rc;
-		if (l->n > 1 && l->body.len > b->target + b->target / 2 &&
-		    (rc = build_emit(b, lv, build_cut(l, l->body.len / 2))))
-			return rc;
-		if ((rc = build_emit(b, lv, l->n)))
+		if (l->n > 1 && l->body.len > b->target + b->target / 2) {
+			size_t k = build_cut(l, l->body.len / 2);
+
+			if (k < l->n && (rc = build_emit(b, lv, k)))
+				return rc;
+		}
+		if (l->n && (rc = build_emit(b, lv, l->n)))
 			return rc;
 	}
 	return dh_error_set(DH_ENOMEM, "tree too deep");
