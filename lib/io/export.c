@@ -124,7 +124,8 @@ static int schema_edn(struct dh_buf *b, const struct dh_db *db, struct dh_buf *r
 /* Each attribute's record bytes: the keyword as tag 39 text with its colon. */
 struct kwcache {
 	struct dh_buf bytes;
-	size_t *off;               /* aid's bytes at [off[aid], off[aid + 1]) */
+	size_t *off;               /* aid's bytes at [off[aid], off[aid + 1]); none: unknown */
+	dh_aid max;
 };
 
 static int kwcache_init(struct kwcache *kc, const struct dh_db *db)
@@ -133,6 +134,7 @@ static int kwcache_init(struct kwcache *kc, const struct dh_db *db)
 	int rc = 0;
 
 	memset(kc, 0, sizeof(*kc));
+	kc->max = max;
 	if (!(kc->off = calloc((size_t)max + 2, sizeof(*kc->off))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	for (dh_aid a = 1; a <= max && !rc; a++) {
@@ -230,7 +232,7 @@ static int export_log(struct dh_db *db, struct dh_dump_writer *w, const struct d
 	if ((rc = kwcache_init(&kc, db)) || (rc = dh_log_iter_new(&it, db, DH_TX0 + 1, 0)))
 		goto out;
 	while ((rc = dh_iter_next(it, &d)) > 0) {
-		if (d->a > dh_db_attr_max(db) || !dh_db_attr(db, d->a)) {
+		if (d->a > kc.max || kc.off[d->a + 1] == kc.off[d->a]) {
 			rc = dh_error_set(DH_ECORRUPT, "datom [%lld %u ...] names an unknown attribute",
 			                  (long long)d->e, (unsigned)d->a);
 			goto out;
