@@ -54,13 +54,16 @@ struct seen {
 
 /*
  * Writing nodes, a file per node on a file store, costs about as much as
- * building them: full batches go to a thread that writes one while the
- * next fills.  Nothing else touches the store meanwhile; a batch is
- * written completely before the next one starts, so children still come
- * before parents.
+ * building them, and making them durable as much again: full batches go
+ * to a thread that writes and flushes one while the next fills, so the
+ * head's compare-and-swap at the end has only the last batch to wait
+ * for.  Nothing else touches the store meanwhile; a batch is written
+ * completely before the next one starts, so children still come before
+ * parents.
  */
 struct bgwriter {
 	struct dh_node_batch *b;   /* the batch the thread writes */
+	struct dh_store *st;
 	pthread_t th;
 	int running;
 	int rc;
@@ -94,6 +97,8 @@ static void *bg_write(void *arg)
 	struct bgwriter *w = arg;
 
 	w->rc = dh_node_batch_write(w->b);
+	if (!w->rc)
+		w->rc = dh_store_flush(w->st);
 	if (w->rc)
 		snprintf(w->msg, sizeof(w->msg), "%s", dh_errmsg());
 	return NULL;
@@ -728,6 +733,7 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 		goto out;
 	if ((rc = dh_node_batch_new(&batch, k->st)) || (rc = dh_node_batch_new(&l->w.b, k->st)))
 		goto out;
+	l->w.st = k->st;
 	c = k->c;
 	c.tail = NULL;
 	/* the target's own tail goes into its trees first */
