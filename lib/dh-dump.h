@@ -293,8 +293,9 @@ struct dh_import_opts {
 	unsigned flags;
 	const char *branch;           /* NULL: DH_DEFAULT_BRANCH */
 	const struct dh_db_config *create;  /* config for a store without a database; NULL: from the dump */
-	const char *tmpdir;
-	size_t sort_mem;
+	const char *tmpdir;           /* for sort runs and a copy of stdin; NULL: $TMPDIR or /tmp */
+	size_t sort_mem;              /* bytes for sorting in memory (the loader's, and the records'
+	                               * when the dump is not in tx order); 0: 128 MiB */
 	dh_progress_cb progress;
 	void *payload;
 };
