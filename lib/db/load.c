@@ -26,7 +26,7 @@
  * and sync cheaper; a point read decodes more, and a transaction that
  * touches such a node rewrites it at the usual size.  A load into trees
  * that already hold datoms (a merge) applies its datoms to them in sorted
- * batches.
+ * batches, cutting the nodes it writes to the same size.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@
 
 #define LOAD_NODE_TARGET (128u << 10)
 #define BATCH_FLUSH (8u << 20)      /* node bytes written to the store at once */
-#define APPLY_BATCH 262144          /* edits per dh_tree_apply() when merging */
+#define APPLY_BATCH 65536           /* edits per dh_tree_apply() when merging (at most) */
 
 /* A schema datom of the current transaction and its place in the input. */
 struct sysd {
@@ -497,6 +497,7 @@ struct sink {
 	struct dh_tree_edit *ed;
 	size_t n, cap;
 	struct dh_arena *ea;
+	size_t apply_batch;        /* edits per apply: a share of the memory budget */
 	int dedupe;
 	const struct dh_datom *prev;
 	struct dh_datom prevd;
@@ -523,6 +524,11 @@ static int sink_init(struct sink *k, struct dh_loader *l, int tree, struct dh_tr
 		return rc;
 	if (!root->hex[0])
 		return dh_tree_builder_new(&k->b, &k->tc, LOAD_NODE_TARGET, batch);
+	k->apply_batch = l->pool.max / 1024;
+	if (k->apply_batch > APPLY_BATCH)
+		k->apply_batch = APPLY_BATCH;
+	if (k->apply_batch < 64)
+		k->apply_batch = 64;
 	return dh_arena_new(&k->ea);
 }
 
@@ -532,10 +538,13 @@ static int sink_apply(struct sink *k)
 
 	if (!k->n)
 		return 0;
-	/* applying reads nodes: the store is this thread's again */
-	if ((rc = bg_wait(&k->l->w)))
+	/*
+	 * Applying reads the tree's nodes, those of the batch before included:
+	 * the store is this thread's again, and holds everything written.
+	 */
+	if ((rc = bg_wait(&k->l->w)) || (rc = dh_node_batch_write(k->batch)))
 		return rc;
-	rc = dh_tree_apply(k->root, &k->tc, k->root, k->ed, k->n, k->batch);
+	rc = dh_tree_apply_sized(k->root, &k->tc, k->root, k->ed, k->n, k->batch, LOAD_NODE_TARGET);
 	k->n = 0;
 	dh_arena_reset(k->ea);
 	return rc;
@@ -579,7 +588,7 @@ static int sink_put(struct sink *k, const struct dh_datom *d, int stable)
 		k->ed[k->n].op = DH_EDIT_PUT;
 		if ((rc = dh_val_copy(&k->ed[k->n].d.v, k->ea, &x.v)))
 			return rc;
-		rc = ++k->n >= APPLY_BATCH ? sink_apply(k) : 0;
+		rc = ++k->n >= k->apply_batch ? sink_apply(k) : 0;
 	}
 	if (!rc && dh_node_batch_size(k->batch) > BATCH_FLUSH)
 		rc = bg_flush(&k->l->w, k->batch);
@@ -588,9 +597,18 @@ static int sink_put(struct sink *k, const struct dh_datom *d, int stable)
 
 static int sink_finish(struct sink *k)
 {
+	int rc;
+
 	if (k->b)
 		return dh_tree_builder_finish(k->b, k->root);
-	return sink_apply(k);
+	rc = sink_apply(k);
+	/* the next sinks fill while this one is done: its buffers go now */
+	free(k->ed);
+	k->ed = NULL;
+	k->cap = 0;
+	dh_arena_free(k->ea);
+	k->ea = NULL;
+	return rc;
 }
 
 static void sink_release(struct sink *k)

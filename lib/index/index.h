@@ -93,6 +93,9 @@ struct dh_tree_edit {
  */
 int dh_tree_apply(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
 	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch);
+/* The same, cutting the nodes it writes to about node_target bytes (0: as dh_tree_apply()). */
+int dh_tree_apply_sized(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch, size_t node_target);
 
 /*
  * Bulk building: datoms added in strictly increasing key order (no

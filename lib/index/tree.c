@@ -464,6 +464,7 @@ struct ap {
 	struct dh_node_batch *batch;
 	struct dh_arena *arena;    /* loaded nodes; freed when the apply ends */
 	struct dh_buf raw, enc;
+	size_t target;             /* bytes a new node is cut to */
 };
 
 static int write_node(struct ap *ap, uint32_t level, const struct titem *it, size_t n, struct titem *entry)
@@ -486,7 +487,7 @@ static int write_node(struct ap *ap, uint32_t level, const struct titem *it, siz
 }
 
 /*
- * Cut `n` items at `level` into nodes of about NODE_TARGET bytes, write
+ * Cut `n` items at `level` into nodes of about ap->target bytes, write
  * them, and append their entries (level + 1 items) to `out`.  The items of
  * the last node are copied to `last` when it is not NULL.
  */
@@ -503,7 +504,7 @@ static int flush(struct ap *ap, uint32_t level, const struct titem *it, size_t n
 		return 0;
 	for (i = 0; i < n; i++)
 		total += item_est(&it[i], level == 0);
-	k = total <= 2 * NODE_TARGET ? 1 : (total + NODE_TARGET - 1) / NODE_TARGET;
+	k = total <= 2 * ap->target ? 1 : (total + ap->target - 1) / ap->target;
 	for (i = 0; i < n; i++) {
 		acc += item_est(&it[i], level == 0);
 		if ((j < k && acc * k >= total * j) || i == n - 1) {
@@ -674,7 +675,13 @@ static int apply_node(struct ap *ap, const char *hex, uint32_t level, const stru
 int dh_tree_apply(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
 	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch)
 {
-	struct ap ap = { .c = c, .batch = batch };
+	return dh_tree_apply_sized(out, c, root, edits, n, batch, 0);
+}
+
+int dh_tree_apply_sized(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch, size_t node_target)
+{
+	struct ap ap = { .c = c, .batch = batch, .target = node_target ? node_target : NODE_TARGET };
 	struct ivec items = { 0 }, up = { 0 };
 	uint32_t level;
 	size_t i;
