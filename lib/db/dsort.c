@@ -131,6 +131,42 @@ static int tie_cmp(const void *x, const void *y, void *payload)
 	return a->i < b->i ? -1 : a->i > b->i;
 }
 
+static struct skey *radix(struct skey *a, struct skey *t, size_t n);
+
+/*
+ * Order m entries whose keys tie.  In AVET a tie is a whole attribute, and
+ * its values are mostly integers (every ref attribute is in AVET): those
+ * are radix sorted by value first, using `spare` (room for m entries).
+ */
+static void settle(struct skey *g, struct skey *spare, size_t m, struct tiectx *tie)
+{
+	size_t i, j;
+
+	if ((int)tie->c->ix == DH_AVET && m > 16) {
+		struct skey *r;
+
+		for (i = 0; i < m && tie->p[g[i].i]->v.type == DH_LONG; i++)
+			;
+		if (i == m) {
+			for (i = 0; i < m; i++)
+				g[i].k2 = (uint64_t)tie->p[g[i].i]->v.u.i ^ SIGN;
+			if (!(r = radix(g, spare, m)))
+				goto all;
+			if (r != g)
+				memcpy(g, r, m * sizeof(*g));
+			for (i = 0; i < m; i = j) {
+				for (j = i + 1; j < m && g[j].k2 == g[i].k2; j++)
+					;
+				if (j - i > 1)
+					qsort_r(g + i, j - i, sizeof(*g), tie_cmp, tie);
+			}
+			return;
+		}
+	}
+all:
+	qsort_r(g, m, sizeof(*g), tie_cmp, tie);
+}
+
 /* LSD radix sort on (k1, k2), one pass per byte that is not the same in every key. */
 static struct skey *radix(struct skey *a, struct skey *t, size_t n)
 {
@@ -229,7 +265,7 @@ static int chunk_sort(struct dsort *s, const struct dsort_order *o, uint32_t **o
 		for (j = i + 1; j < n && !key_cmp(&r[i], &r[j]); j++)
 			;
 		if (j - i > 1)
-			qsort_r(r + i, j - i, sizeof(*r), tie_cmp, &tie);
+			settle(r + i, (r == k ? t : k) + i, j - i, &tie);
 	}
 	if (!(perm = malloc(n * sizeof(*perm)))) {
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
