@@ -171,24 +171,35 @@ all:
 static struct skey *radix(struct skey *a, struct skey *t, size_t n)
 {
 	size_t (*cnt)[256] = calloc(16, sizeof(*cnt));
+	uint64_t or1 = 0, and1 = UINT64_MAX, or2 = 0, and2 = UINT64_MAX;
+	int live[16], nlive = 0, p;
 	size_t i;
-	int p;
 
 	if (!cnt)
 		return NULL;
+	/* the bytes that differ somewhere; only they are counted and sorted on */
+	for (i = 0; i < n; i++) {
+		or1 |= a[i].k1;
+		and1 &= a[i].k1;
+		or2 |= a[i].k2;
+		and2 &= a[i].k2;
+	}
+	for (p = 0; p < 16; p++)
+		if ((((p < 8 ? or2 ^ and2 : or1 ^ and1)) >> (8 * (p % 8))) & 255)
+			live[nlive++] = p;
 	for (i = 0; i < n; i++)
-		for (p = 0; p < 8; p++) {
-			cnt[p][(a[i].k2 >> (8 * p)) & 255]++;
-			cnt[8 + p][(a[i].k1 >> (8 * p)) & 255]++;
+		for (int q = 0; q < nlive; q++) {
+			p = live[q];
+			cnt[p][((p < 8 ? a[i].k2 : a[i].k1) >> (8 * (p % 8))) & 255]++;
 		}
-	for (p = 0; p < 16; p++) {
-		uint64_t k = p < 8 ? a[0].k2 : a[0].k1;
-		unsigned sh = 8 * (unsigned)(p % 8);
-		size_t sum = 0, *c = cnt[p];
+	for (int q = 0; q < nlive; q++) {
+		unsigned sh;
+		size_t sum = 0, *c;
 		struct skey *x;
 
-		if (c[(k >> sh) & 255] == n)
-			continue;
+		p = live[q];
+		sh = 8 * (unsigned)(p % 8);
+		c = cnt[p];
 		for (int b = 0; b < 256; b++) {
 			size_t v = c[b];
 
