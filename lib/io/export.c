@@ -9,10 +9,11 @@
  * datoms, each attribute's keyword encoded once.  Otherwise the datoms come
  * from an EAVT scan of the current or the history view and the order is
  * made by the external sorter, so exporting a database of any size needs
- * the sorter's budget plus a few buffers.  Datahike writes only datoms of user transactions (tx above
- * tx0), and so does this.  The manifest's facts (schema, config, counts)
- * come from the database; the count of datoms scanned is recorded apart
- * from the count written, so a dump that lost records on the way says so.
+ * the sorter's budget plus a few buffers.  Datahike writes only datoms of
+ * user transactions (tx above tx0), and so does this.  The manifest's facts
+ * (schema, config, counts) come from the database; the count of datoms
+ * scanned is recorded apart from the count written, so a dump that lost
+ * records on the way says so.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -157,63 +158,18 @@ static void kwcache_release(struct kwcache *kc)
 	free(kc->off);
 }
 
-static size_t put_int(unsigned char *p, int64_t n)
-{
-	unsigned major = 0;
-	uint64_t v = (uint64_t)n;
-
-	if (n < 0) {
-		major = 1 << 5;
-		v = (uint64_t)(-(n + 1));
-	}
-	if (v < 24) {
-		p[0] = (unsigned char)(major | v);
-		return 1;
-	}
-	if (v <= 0xff) {
-		p[0] = (unsigned char)(major | 24);
-		p[1] = (unsigned char)v;
-		return 2;
-	}
-	if (v <= 0xffff) {
-		p[0] = (unsigned char)(major | 25);
-		p[1] = (unsigned char)(v >> 8);
-		p[2] = (unsigned char)v;
-		return 3;
-	}
-	if (v <= 0xffffffffu) {
-		p[0] = (unsigned char)(major | 26);
-		for (int i = 0; i < 4; i++)
-			p[1 + i] = (unsigned char)(v >> (24 - 8 * i));
-		return 5;
-	}
-	p[0] = (unsigned char)(major | 27);
-	for (int i = 0; i < 8; i++)
-		p[1 + i] = (unsigned char)(v >> (56 - 8 * i));
-	return 9;
-}
-
-/* The record of d, as dh_record_encode() writes it (not legacy). */
+/* The record of d, as dh_record_encode() writes it (not legacy), its attribute's bytes from kc. */
 static int encode_fast(struct dh_buf *b, const struct kwcache *kc, const struct dh_datom *d)
 {
-	size_t klen = kc->off[d->a + 1] - kc->off[d->a];
-	unsigned char *p;
+	struct dh_val e = dh_long(d->e), tx = dh_long(d->tx);
 	int rc;
 
 	dh_buf_reset(b);
-	if ((rc = dh_buf_grow(b, 10 + klen)))
+	if ((rc = dh_buf_addc(b, (char)0x85)) || (rc = dh_cbor_encode(b, &e)) ||
+	    (rc = dh_buf_add(b, kc->bytes.data + kc->off[d->a], kc->off[d->a + 1] - kc->off[d->a])) ||
+	    (rc = dh_cbor_encode(b, &d->v)) || (rc = dh_cbor_encode(b, &tx)))
 		return rc;
-	p = (unsigned char *)b->data;
-	p[0] = 0x85;
-	b->len = 1 + put_int(p + 1, d->e);
-	memcpy(b->data + b->len, kc->bytes.data + kc->off[d->a], klen);
-	b->len += klen;
-	if ((rc = dh_cbor_encode(b, &d->v)) || (rc = dh_buf_grow(b, 10)))
-		return rc;
-	p = (unsigned char *)b->data + b->len;
-	b->len += put_int(p, d->tx);
-	b->data[b->len++] = d->added ? (char)0xf5 : (char)0xf4;
-	return 0;
+	return dh_buf_addc(b, d->added ? (char)0xf5 : (char)0xf4);
 }
 
 /*
