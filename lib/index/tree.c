@@ -8,7 +8,9 @@
  * entries in branches) and cut into nodes of about NODE_TARGET bytes;
  * undersized results are merged with a neighbour so the tree stays dense.
  * Applying a sorted run to the empty tree is the bottom-up bulk build: leaves
- * are cut from the run, then each level of branches from the one below.
+ * are cut from the run, then each level of branches from the one below.  A
+ * build too large to hold as one run streams through the builder
+ * (dh_tree_builder_*), which keeps only the nodes each level is filling.
  *
  * Reading is a cursor holding one decoded node per level in its own arena,
  * so iteration allocates nothing per datom.
