@@ -137,6 +137,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* the whole dump is checked before the store is even opened */
+	if (!check)
+		dh_dump_reader_no_digest(r);   /* only --check shows a sequence's digest */
 	if (progress_on)
 		progress("verifying", 0, NULL);
 	if ((rc = dh_dump_verify(r, NULL))) {

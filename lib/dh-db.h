@@ -329,6 +329,14 @@ int dh_datom_cmp(const struct dh_db *db, enum dh_index ix, const struct dh_datom
  */
 int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int64_t to_tx);
 
+/*
+ * dh_db_log_is_current() - 1 when the log of `db` holds exactly its current
+ * datoms (history is not kept, or no datom was ever retracted), so that
+ * dh_log_iter_new() yields the current view, which is then also the
+ * history view; 0 otherwise, and for as-of and since views.
+ */
+int dh_db_log_is_current(const struct dh_db *db);
+
 /* ---- writing ----------------------------------------------------------- */
 
 /*
@@ -415,13 +423,27 @@ int dh_loader_new(struct dh_loader **out, struct dh_conn *conn);
 /*
  * dh_loader_add() - add one datom: `attr` is the attribute's keyword
  * value, `v` is copied.  Returns 0; DH_EINVAL (the message names the datom)
- * for a tx id going backwards, an undeclared attribute under schema-on-write
- * or a value of the wrong type; DH_ENOMEM.
+ * for a bad entity or tx id, a tx id going backwards or a bad schema
+ * definition; DH_ENOMEM; DH_EIO (sort runs).  Undeclared attributes and
+ * values of the wrong type are found by dh_loader_finish().
  */
 int dh_loader_add(struct dh_loader *l, int64_t e, const struct dh_val *attr,
 	const struct dh_val *v, int64_t tx, int added);
 
-/* dh_loader_finish() - build and commit.  Returns 0, DH_ECONFLICT, store errors. */
+/*
+ * dh_loader_limit() - hold at most about `mem` bytes of datoms in memory
+ * (0: 128 MiB) and write sorted runs beyond that to unlinked temporary
+ * files in `tmpdir` (NULL: $TMPDIR, else /tmp).  Call before the first
+ * dh_loader_add().
+ */
+void dh_loader_limit(struct dh_loader *l, size_t mem, const char *tmpdir);
+
+/*
+ * dh_loader_finish() - check every datom against the final schema (DH_EINVAL
+ * naming the first that fails, before anything is written), build the
+ * trees and commit.  Returns 0, DH_EINVAL, DH_ECONFLICT, DH_EIO (sort runs),
+ * store errors.
+ */
 int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out);
 void dh_loader_free(struct dh_loader *l);
 

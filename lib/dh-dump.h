@@ -242,6 +242,15 @@ struct dh_dump_check {
 int dh_dump_verify(struct dh_dump_reader *r, struct dh_dump_check *out);
 
 /*
+ * dh_dump_reader_no_digest() - dh_dump_verify() need not compute the
+ * semantic digest of a single-file dump, which has no manifest to check it
+ * against (a chunked dump's is computed and checked regardless); the
+ * check's digest then holds the record count only.  For callers that do not
+ * report the digest: it costs a SHA-256 per record.
+ */
+void dh_dump_reader_no_digest(struct dh_dump_reader *r);
+
+/*
  * dh_dump_reader_checked() - 1 and *out filled when dh_dump_verify()
  * already passed on this reader, else 0.
  */
@@ -265,8 +274,10 @@ struct dh_export_opts {
  * (the current ones, or with o->history all of history) to `w`, ordered as
  * Datahike orders a dump: by tx, the transaction entity's datoms first,
  * then entity, attribute (by ident), retraction before assertion, value
- * (LEGACY: by tx, e, attribute).  Sorting spills runs to temporary files,
- * so memory stays bounded by o->sort_mem whatever the database size.  Then
+ * (LEGACY: by tx, e, attribute).  When the log holds exactly the datoms
+ * to write (dh_db_log_is_current()), they stream from it unsorted;
+ * otherwise sorting spills runs to temporary files, so memory stays
+ * bounded by o->sort_mem whatever the database size.  Then
  * finishes `w` with the manifest (schema, config, stats).  *count (may be
  * NULL) gets the records written.  Returns 0 or the first error (the
  * writer is left unfinished).
@@ -282,8 +293,9 @@ struct dh_import_opts {
 	unsigned flags;
 	const char *branch;           /* NULL: DH_DEFAULT_BRANCH */
 	const struct dh_db_config *create;  /* config for a store without a database; NULL: from the dump */
-	const char *tmpdir;
-	size_t sort_mem;
+	const char *tmpdir;           /* for sort runs and a copy of stdin; NULL: $TMPDIR or /tmp */
+	size_t sort_mem;              /* bytes for sorting in memory (the loader's, and the records'
+	                               * when the dump is not in tx order); 0: 128 MiB */
 	dh_progress_cb progress;
 	void *payload;
 };

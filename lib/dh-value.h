@@ -36,6 +36,12 @@ void dh_arena_free(struct dh_arena *a);
  * work allocates nothing.
  */
 void dh_arena_reset(struct dh_arena *a);
+/*
+ * Free everything allocated from it but keep every block for reuse as it
+ * is, for work that fills the arena again to about the same size: no new
+ * block, and no pages touched anew.
+ */
+void dh_arena_rewind(struct dh_arena *a);
 /* `size` bytes aligned for any type, or NULL (with DH_ENOMEM set). */
 void *dh_arena_alloc(struct dh_arena *a, size_t size);
 /* A NUL-terminated copy of `len` bytes, or NULL. */

@@ -358,6 +358,12 @@ int dh_node_batch_add(struct dh_node_batch *b, const void *data, size_t len, cha
 int dh_node_batch_write(struct dh_node_batch *b);
 /* Bytes currently waiting in the batch. */
 size_t dh_node_batch_size(const struct dh_node_batch *b);
+/*
+ * dh_node_batch_swap() - exchange what two batches of the same store hold,
+ * memory included: a writer hands its full batch to another thread to
+ * write and goes on filling the other.
+ */
+void dh_node_batch_swap(struct dh_node_batch *a, struct dh_node_batch *b);
 void dh_node_batch_free(struct dh_node_batch *b);
 
 #ifdef __cplusplus

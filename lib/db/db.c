@@ -706,8 +706,14 @@ int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int
 		it->has_hi = 1;
 	}
 	it->logmode = 1;
-	if ((rc = dh_tree_iter_new(&it->s[0].ti, &it->cc, &k->c.log, &it->lo, it->has_hi ? &it->hi : NULL)))
-		goto fail;
+	{
+		/* a scan reads each node once: decoding it into the shared cache only churns memory */
+		struct dh_tree_ctx scan = it->cc;
+
+		scan.cache = NULL;
+		if ((rc = dh_tree_iter_new(&it->s[0].ti, &scan, &k->c.log, &it->lo, it->has_hi ? &it->hi : NULL)))
+			goto fail;
+	}
 	it->s[0].need = 1;
 	it->s[2].ov = k->logov;
 	it->s[2].op = k->logop;
@@ -719,6 +725,29 @@ int dh_log_iter_new(struct dh_iter **out, struct dh_db *db, int64_t from_tx, int
 fail:
 	dh_iter_free(it);
 	return rc;
+}
+
+int dh_db_log_is_current(const struct dh_db *db)
+{
+	const struct core *k = db->core;
+	size_t i;
+
+	if (db->as_of != INT64_MAX || db->since != INT64_MIN)
+		return 0;
+	if (k->c.no_history)
+		return 1;
+	/*
+	 * With history the log holds every event, so it holds every current
+	 * datom; it holds nothing else exactly when no retraction was ever
+	 * recorded.  In the trees that is equal counts and no temporal datom;
+	 * in the tail (whose events are never redundant) it is no retraction.
+	 */
+	if (k->c.log.count != k->c.roots[DH_EAVT].count || k->c.roots[3 + DH_EAVT].count)
+		return 0;
+	for (i = 0; i < k->ntail; i++)
+		if (!k->tail[i].d.added)
+			return 0;
+	return 1;
 }
 
 /* ---- entities ---------------------------------------------------------- */

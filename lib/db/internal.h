@@ -140,6 +140,52 @@ size_t log_edits(struct dh_tree_edit *e, const struct event *ev, size_t n, int n
 int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const struct event *ev, size_t n,
 	struct dh_node_batch *batch);
 
+/*
+ * The bulk loader's external sort of datoms (dsort.c).  Sorters share a
+ * pool with a byte budget; over it, the largest chunk not being read is
+ * sorted and written to temporary files as one run per order.  `prepare`
+ * (may be NULL) runs before a chunk is sorted for spilling, so that the
+ * attribute ranks the orders use are up to date.
+ */
+#define DSORT_MAX_ORDERS 2
+#define DSORT_POOL_MAX 8
+#define DSORT_DEFAULT_MEM ((size_t)128 << 20)
+
+struct dsort;
+
+struct dsort_order {
+	int ix;                    /* DH_EAVT, DH_AEVT, DH_AVET or DH_TREE_LOG */
+	int history;               /* dh_tree_ctx.history */
+	int k1_only;               /* datoms come in order among those of one attribute
+	                            * (AEVT) or one tx (log): a stable sort by that is enough */
+};
+
+struct dsort_pool {
+	size_t max, used;
+	const char *tmpdir;        /* NULL: $TMPDIR, else /tmp */
+	struct dsort *m[DSORT_POOL_MAX];
+	int n;
+	int (*prepare)(void *payload);
+	void *payload;
+};
+
+void dsort_pool_init(struct dsort_pool *pool, size_t max, const char *tmpdir);
+/* A sorter in `pool` ordering by each of ord[0..nord) with the attribute ranks of `s`. */
+int dsort_new(struct dsort **out, struct dsort_pool *pool, const struct schema *s, const struct dsort_order *ord,
+	int nord);
+/* Add a copy of d; or d itself, which must then outlive the sorter (_ref). */
+int dsort_add(struct dsort *s, const struct dh_datom *d);
+int dsort_add_ref(struct dsort *s, const struct dh_datom *d);
+/* Datoms held in memory (not spilled). */
+size_t dsort_count(const struct dsort *s);
+/* 1 when nothing was spilled: what dsort_next() returns then stays valid until dsort_free(). */
+int dsort_in_memory(const struct dsort *s);
+/* Start reading in order `o` (no more adds after this; may be called again for another order). */
+int dsort_iter(struct dsort *s, int o);
+/* The next datom: 1 with *out (valid until the next call), 0 at the end, or an error. */
+int dsort_next(struct dsort *s, const struct dh_datom **out);
+void dsort_free(struct dsort *s);
+
 int64_t now_ms(void);
 
 #endif

@@ -93,6 +93,25 @@ struct dh_tree_edit {
  */
 int dh_tree_apply(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
 	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch);
+/* The same, cutting the nodes it writes to about node_target bytes (0: as dh_tree_apply()). */
+int dh_tree_apply_sized(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch, size_t node_target);
+
+/*
+ * Bulk building: datoms added in strictly increasing key order (no
+ * duplicates) become a tree written bottom-up into `batch`, children
+ * before parents, each node as soon as it is full; memory is a few nodes
+ * per level whatever the tree's size.  node_target is the bytes a node is
+ * cut to (0: the size dh_tree_apply() cuts to).  _finish() writes what is
+ * left and sets *out (the empty tree when nothing was added).  Returns 0,
+ * DH_ENOMEM, or what dh_node_batch_add() returns.
+ */
+struct dh_tree_builder;
+int dh_tree_builder_new(struct dh_tree_builder **out, const struct dh_tree_ctx *c, size_t node_target,
+	struct dh_node_batch *batch);
+int dh_tree_builder_add(struct dh_tree_builder *b, const struct dh_datom *d);
+int dh_tree_builder_finish(struct dh_tree_builder *b, struct dh_tree_root *out);
+void dh_tree_builder_free(struct dh_tree_builder *b);
 
 /*
  * A cursor over a tree from lo to hi (dh_iter_new() bounds).  Datoms it

@@ -8,7 +8,9 @@
  * entries in branches) and cut into nodes of about NODE_TARGET bytes;
  * undersized results are merged with a neighbour so the tree stays dense.
  * Applying a sorted run to the empty tree is the bottom-up bulk build: leaves
- * are cut from the run, then each level of branches from the one below.
+ * are cut from the run, then each level of branches from the one below.  A
+ * build too large to hold as one run streams through the builder
+ * (dh_tree_builder_*), which keeps only the nodes each level is filling.
  *
  * Reading is a cursor holding one decoded node per level in its own arena,
  * so iteration allocates nothing per datom.
@@ -464,6 +466,7 @@ struct ap {
 	struct dh_node_batch *batch;
 	struct dh_arena *arena;    /* loaded nodes; freed when the apply ends */
 	struct dh_buf raw, enc;
+	size_t target;             /* bytes a new node is cut to */
 };
 
 static int write_node(struct ap *ap, uint32_t level, const struct titem *it, size_t n, struct titem *entry)
@@ -486,7 +489,7 @@ static int write_node(struct ap *ap, uint32_t level, const struct titem *it, siz
 }
 
 /*
- * Cut `n` items at `level` into nodes of about NODE_TARGET bytes, write
+ * Cut `n` items at `level` into nodes of about ap->target bytes, write
  * them, and append their entries (level + 1 items) to `out`.  The items of
  * the last node are copied to `last` when it is not NULL.
  */
@@ -503,7 +506,7 @@ static int flush(struct ap *ap, uint32_t level, const struct titem *it, size_t n
 		return 0;
 	for (i = 0; i < n; i++)
 		total += item_est(&it[i], level == 0);
-	k = total <= 2 * NODE_TARGET ? 1 : (total + NODE_TARGET - 1) / NODE_TARGET;
+	k = total <= 2 * ap->target ? 1 : (total + ap->target - 1) / ap->target;
 	for (i = 0; i < n; i++) {
 		acc += item_est(&it[i], level == 0);
 		if ((j < k && acc * k >= total * j) || i == n - 1) {
@@ -674,7 +677,13 @@ static int apply_node(struct ap *ap, const char *hex, uint32_t level, const stru
 int dh_tree_apply(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
 	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch)
 {
-	struct ap ap = { .c = c, .batch = batch };
+	return dh_tree_apply_sized(out, c, root, edits, n, batch, 0);
+}
+
+int dh_tree_apply_sized(struct dh_tree_root *out, const struct dh_tree_ctx *c, const struct dh_tree_root *root,
+	const struct dh_tree_edit *edits, size_t n, struct dh_node_batch *batch, size_t node_target)
+{
+	struct ap ap = { .c = c, .batch = batch, .target = node_target ? node_target : NODE_TARGET };
 	struct ivec items = { 0 }, up = { 0 };
 	uint32_t level;
 	size_t i;
@@ -743,6 +752,216 @@ out:
 	dh_buf_release(&ap.enc);
 	dh_arena_free(ap.arena);
 	return rc;
+}
+
+/* ---- bulk building ----------------------------------------------------- */
+
+/*
+ * The builder writes a tree bottom-up from datoms in key order without
+ * holding it: each level keeps the encoded items of the nodes it is
+ * filling (datoms in a leaf, child entries in a branch), and once they
+ * reach twice the target it writes the first target's worth as a node and
+ * passes the node's entry (name, count, first datom) up a level.  The
+ * entry's datom is copied as bytes from the child's first item, so nothing
+ * is decoded.  At the end every level is written out, the last two nodes
+ * of a level balanced, so no node but a lone root is much under target.
+ */
+struct blevel {
+	struct dh_buf body;        /* encoded items, concatenated */
+	size_t *off;               /* item i starts at off[i] */
+	size_t *doff;              /* and its datom at doff[i] */
+	uint64_t *cnt;             /* datoms below item i */
+	size_t n, cap;
+	uint64_t nodes;            /* nodes written at this level */
+};
+
+struct dh_tree_builder {
+	struct dh_tree_ctx c;
+	struct dh_node_batch *batch;
+	size_t target;
+	struct blevel lv[MAX_LEVELS + 1];
+	struct dh_buf node, entry;
+};
+
+int dh_tree_builder_new(struct dh_tree_builder **out, const struct dh_tree_ctx *c, size_t node_target,
+	struct dh_node_batch *batch)
+{
+	struct dh_tree_builder *b = calloc(1, sizeof(*b));
+
+	*out = NULL;
+	if (!b)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	b->c = *c;
+	b->batch = batch;
+	b->target = node_target ? node_target : NODE_TARGET;
+	*out = b;
+	return 0;
+}
+
+void dh_tree_builder_free(struct dh_tree_builder *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i <= MAX_LEVELS; i++) {
+		dh_buf_release(&b->lv[i].body);
+		free(b->lv[i].off);
+		free(b->lv[i].doff);
+		free(b->lv[i].cnt);
+	}
+	dh_buf_release(&b->node);
+	dh_buf_release(&b->entry);
+	free(b);
+}
+
+/* Room for one more item at level l. */
+static int blevel_reserve(struct blevel *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		size_t *off = realloc(l->off, cap * sizeof(*off)), *doff;
+		uint64_t *cnt;
+
+		if (off)
+			l->off = off;
+		doff = off ? realloc(l->doff, cap * sizeof(*doff)) : NULL;
+		if (doff)
+			l->doff = doff;
+		cnt = doff ? realloc(l->cnt, cap * sizeof(*cnt)) : NULL;
+		if (!cnt)
+			return dh_error_set(DH_ENOMEM, "out of memory");
+		l->cnt = cnt;
+		l->cap = cap;
+	}
+	return 0;
+}
+
+static size_t item_end(const struct blevel *l, size_t i)
+{
+	return i + 1 < l->n ? l->off[i + 1] : l->body.len;
+}
+
+/* Write items [0, k) of level `lv` as a node and pass its entry up. */
+static int build_emit(struct dh_tree_builder *b, int lv, size_t k)
+{
+	struct blevel *l = &b->lv[lv], *up = &b->lv[lv + 1];
+	size_t end = item_end(l, k - 1), i, dat;
+	uint64_t count = 0;
+	char hex[DH_HASH_HEX + 1];
+	unsigned char name[DH_HASH_LEN];
+	int rc;
+
+	if (lv + 1 > MAX_LEVELS)
+		return dh_error_set(DH_ENOMEM, "tree too deep");
+	for (i = 0; i < k; i++)
+		count += l->cnt[i];
+	dh_buf_reset(&b->node);
+	if (lv == 0) {
+		if ((rc = dh_cw_head(&b->node, 4, 3 + 5 * (uint64_t)k)) || (rc = dh_cw_text(&b->node, "dh/leaf", 7)) ||
+		    (rc = dh_cw_uint(&b->node, b->c.ix)) || (rc = dh_cw_uint(&b->node, k)))
+			return rc;
+	} else if ((rc = dh_cw_head(&b->node, 4, 4 + 7 * (uint64_t)k)) || (rc = dh_cw_text(&b->node, "dh/branch", 9)) ||
+	           (rc = dh_cw_uint(&b->node, b->c.ix)) || (rc = dh_cw_uint(&b->node, (uint64_t)lv)) ||
+	           (rc = dh_cw_uint(&b->node, k))) {
+		return rc;
+	}
+	if ((rc = dh_buf_add(&b->node, l->body.data, end)) ||
+	    (rc = dh_node_batch_add(b->batch, b->node.data, b->node.len, hex)))
+		return rc;
+	dh_unhex(name, hex, DH_HASH_LEN);
+	dh_buf_reset(&b->entry);
+	if ((rc = dh_cw_bytes(&b->entry, name, DH_HASH_LEN)) || (rc = dh_cw_uint(&b->entry, count)))
+		return rc;
+	dat = b->entry.len;
+	if ((rc = dh_buf_add(&b->entry, l->body.data + l->doff[0], item_end(l, 0) - l->doff[0])) ||
+	    (rc = blevel_reserve(up)))
+		return rc;
+	up->off[up->n] = up->body.len;
+	up->doff[up->n] = up->body.len + dat;
+	up->cnt[up->n] = count;
+	if ((rc = dh_buf_add(&up->body, b->entry.data, b->entry.len)))
+		return rc;
+	up->n++;
+	/* drop the written items */
+	memmove(l->body.data, l->body.data + end, l->body.len - end);
+	l->body.len -= end;
+	for (i = k; i < l->n; i++) {
+		l->off[i - k] = l->off[i] - end;
+		l->doff[i - k] = l->doff[i] - end;
+		l->cnt[i - k] = l->cnt[i];
+	}
+	l->n -= k;
+	l->nodes++;
+	return 0;
+}
+
+/* The first k items whose bytes reach `bytes`. */
+static size_t build_cut(const struct blevel *l, size_t bytes)
+{
+	size_t k = 1;
+
+	while (k < l->n && l->off[k] < bytes)
+		k++;
+	return k;
+}
+
+/* Write nodes while a level holds twice the target, up the levels. */
+static int build_spill(struct dh_tree_builder *b, int lv)
+{
+	int rc;
+
+	while (lv <= MAX_LEVELS && b->lv[lv].body.len >= 2 * b->target) {
+		if ((rc = build_emit(b, lv, build_cut(&b->lv[lv], b->target))))
+			return rc;
+		lv++;
+	}
+	return 0;
+}
+
+int dh_tree_builder_add(struct dh_tree_builder *b, const struct dh_datom *d)
+{
+	struct blevel *l = &b->lv[0];
+	int rc;
+
+	if ((rc = blevel_reserve(l)))
+		return rc;
+	l->off[l->n] = l->doff[l->n] = l->body.len;
+	l->cnt[l->n] = 1;
+	if ((rc = enc_datom(&l->body, d)))
+		return rc;
+	l->n++;
+	return l->body.len >= 2 * b->target ? build_spill(b, 0) : 0;
+}
+
+int dh_tree_builder_finish(struct dh_tree_builder *b, struct dh_tree_root *out)
+{
+	int lv, rc;
+
+	memset(out, 0, sizeof(*out));
+	for (lv = 0; lv <= MAX_LEVELS; lv++) {
+		struct blevel *l = &b->lv[lv];
+
+		if (!l->n)
+			return 0;   /* nothing was added */
+		if (lv > 0 && l->n == 1 && !l->nodes) {
+			/* a lone entry: its child is the root */
+			dh_hex(out->hex, (const unsigned char *)l->body.data + 2, DH_HASH_LEN);
+			out->level = (uint32_t)lv - 1;
+			out->count = l->cnt[0];
+			return 0;
+		}
+		while (l->n && l->body.len >= 2 * b->target)
+			if ((rc = build_emit(b, lv, build_cut(l, b->target))))
+				return rc;
+		if (l->n > 1 && l->body.len > b->target + b->target / 2) {
+			size_t k = build_cut(l, l->body.len / 2);
+
+			if (k < l->n && (rc = build_emit(b, lv, k)))
+				return rc;
+		}
+		if (l->n && (rc = build_emit(b, lv, l->n)))
+			return rc;
+	}
+	return dh_error_set(DH_ENOMEM, "tree too deep");
 }
 
 /* ---- the decoded-node cache --------------------------------------------- */

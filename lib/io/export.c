@@ -1,15 +1,19 @@
 /*
  * export.c - a database to a dump (dh_export()).
  *
- * The datoms come from an EAVT scan of the current view or of the history
- * view, which is bounded in memory; the order a dump needs (by
- * transaction, the transaction entity first, then entity, attribute by
- * ident, retraction before assertion) is made by the external sorter, so
- * exporting a database of any size needs the sorter's budget plus a few
- * buffers.  Datahike writes only datoms of user transactions (tx above
- * tx0), and so does this.  The manifest's facts (schema, config, counts)
- * come from the database; the count of datoms scanned is recorded apart
- * from the count written, so a dump that lost records on the way says so.
+ * The order a dump needs (by transaction, the transaction entity first,
+ * then entity, attribute by ident, retraction before assertion, value) is
+ * the log tree's.  When the log holds exactly the datoms to write (no
+ * retraction ever: the current view and the history view are both the
+ * log), they stream from it and records are encoded straight from the
+ * datoms, each attribute's keyword encoded once.  Otherwise the datoms come
+ * from an EAVT scan of the current or the history view and the order is
+ * made by the external sorter, so exporting a database of any size needs
+ * the sorter's budget plus a few buffers.  Datahike writes only datoms of
+ * user transactions (tx above tx0), and so does this.  The manifest's facts
+ * (schema, config, counts) come from the database; the count of datoms
+ * scanned is recorded apart from the count written, so a dump that lost
+ * records on the way says so.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +122,89 @@ static int schema_edn(struct dh_buf *b, const struct dh_db *db, struct dh_buf *r
 	return rc ? rc : dh_buf_addc(b, '}');
 }
 
+/* Each attribute's record bytes: the keyword as tag 39 text with its colon. */
+struct kwcache {
+	struct dh_buf bytes;
+	size_t *off;               /* aid's bytes at [off[aid], off[aid + 1]); none: unknown */
+	dh_aid max;
+};
+
+static int kwcache_init(struct kwcache *kc, const struct dh_db *db)
+{
+	dh_aid max = dh_db_attr_max(db);
+	int rc = 0;
+
+	memset(kc, 0, sizeof(*kc));
+	kc->max = max;
+	if (!(kc->off = calloc((size_t)max + 2, sizeof(*kc->off))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (dh_aid a = 1; a <= max && !rc; a++) {
+		const struct dh_attr *at = dh_db_attr(db, a);
+
+		kc->off[a] = kc->bytes.len;
+		if (at) {
+			struct dh_val kw = dh_text(DH_KEYWORD, at->ident, at->ident_len);
+
+			rc = dh_cbor_encode(&kc->bytes, &kw);
+		}
+	}
+	kc->off[max + 1] = kc->bytes.len;
+	return rc;
+}
+
+static void kwcache_release(struct kwcache *kc)
+{
+	dh_buf_release(&kc->bytes);
+	free(kc->off);
+}
+
+/* The record of d, as dh_record_encode() writes it (not legacy), its attribute's bytes from kc. */
+static int encode_fast(struct dh_buf *b, const struct kwcache *kc, const struct dh_datom *d)
+{
+	struct dh_val e = dh_long(d->e), tx = dh_long(d->tx);
+	int rc;
+
+	dh_buf_reset(b);
+	if ((rc = dh_buf_addc(b, (char)0x85)) || (rc = dh_cbor_encode(b, &e)) ||
+	    (rc = dh_buf_add(b, kc->bytes.data + kc->off[d->a], kc->off[d->a + 1] - kc->off[d->a])) ||
+	    (rc = dh_cbor_encode(b, &d->v)) || (rc = dh_cbor_encode(b, &tx)))
+		return rc;
+	return dh_buf_addc(b, d->added ? (char)0xf5 : (char)0xf4);
+}
+
+/*
+ * The log is in dump order already: when it holds exactly the datoms to
+ * write (no retraction ever, so the current view and the history view are
+ * both the log), they are streamed from it with no sort at all.
+ */
+static int export_log(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export_opts *o, uint64_t *n)
+{
+	struct dh_iter *it = NULL;
+	struct dh_buf enc = DH_BUF_INIT;
+	struct kwcache kc;
+	const struct dh_datom *d;
+	int rc;
+
+	if ((rc = kwcache_init(&kc, db)) || (rc = dh_log_iter_new(&it, db, DH_TX0 + 1, 0)))
+		goto out;
+	while ((rc = dh_iter_next(it, &d)) > 0) {
+		if (d->a > kc.max || kc.off[d->a + 1] == kc.off[d->a]) {
+			rc = dh_error_set(DH_ECORRUPT, "datom [%lld %u ...] names an unknown attribute",
+			                  (long long)d->e, (unsigned)d->a);
+			goto out;
+		}
+		if ((rc = encode_fast(&enc, &kc, d)) || (rc = dh_dump_write_raw(w, enc.data, enc.len)))
+			goto out;
+		if (++*n % 100000 == 0 && o->progress)
+			o->progress("writing", *n, o->payload);
+	}
+out:
+	dh_iter_free(it);
+	kwcache_release(&kc);
+	dh_buf_release(&enc);
+	return rc < 0 ? rc : 0;
+}
+
 int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export_opts *o, uint64_t *count)
 {
 	static const struct dh_export_opts defaults;
@@ -141,6 +228,12 @@ int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export
 	if (o->history) {
 		if ((rc = dh_db_history(&view, db)))
 			goto out;
+	}
+	if (!legacy && dh_db_log_is_current(db)) {
+		if ((rc = export_log(db, w, o, &written)))
+			goto out;
+		scanned = written;
+		goto manifest;
 	}
 	if ((rc = attr_ranks(&rank, db)) || (rc = sorter_new(&s, o->sort_mem, o->tmpdir)) ||
 	    (rc = dh_iter_new(&it, view ? view : db, DH_EAVT, NULL, NULL)))
@@ -188,6 +281,7 @@ int dh_export(struct dh_db *db, struct dh_dump_writer *w, const struct dh_export
 	}
 	if (rc < 0)
 		goto out;
+manifest:
 	rc = 0;
 	if (o->progress)
 		o->progress("writing", written, o->payload);

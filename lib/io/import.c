@@ -30,6 +30,8 @@
 #include "dh-dump.h"
 #include "io.h"
 
+#define IMPORT_MEM ((size_t)128 << 20)   /* sorting budget unless o->sort_mem says */
+
 /* Within a transaction: the tx entity, then schema (db/ attributes), then data. */
 static uint8_t record_class(const struct dh_record *r)
 {
@@ -62,6 +64,7 @@ static void manifest_config(const struct dh_val *m, int *history, int *flex)
 struct feed {
 	struct dh_loader *l;
 	const struct dh_import_opts *o;
+	size_t sort_mem;          /* the record sorter's budget, when the dump needs one */
 	struct dh_dump_reader *r;
 	uint64_t n, txs;
 	int64_t last_tx;
@@ -119,7 +122,7 @@ static int feed_sorted(struct feed *f)
 	uint64_t n = 0;
 	int rc;
 
-	if ((rc = dh_arena_new(&a)) || (rc = sorter_new(&s, f->o->sort_mem, f->o->tmpdir)))
+	if ((rc = dh_arena_new(&a)) || (rc = sorter_new(&s, f->sort_mem, f->o->tmpdir)))
 		goto out;
 	while ((rc = dh_dump_read(f->r, a, &rec, &raw, &len)) > 0) {
 		struct sort_key k;
@@ -243,6 +246,16 @@ int dh_import(struct dh_store *st, struct dh_dump_reader *r, const struct dh_imp
 	db = NULL;
 	if ((rc = dh_conn_open(&conn, st, branch)) || (rc = dh_loader_new(&f.l, conn)))
 		goto out;
+	/*
+	 * The loader sorts too: a dump that needs sorting first shares the
+	 * budget between the two, so memory stays within it either way.
+	 */
+	{
+		size_t mem = o->sort_mem ? o->sort_mem : IMPORT_MEM;
+
+		f.sort_mem = mem / 2;
+		dh_loader_limit(f.l, chk.tx_ordered ? mem : mem / 2, o->tmpdir);
+	}
 	f.o = o;
 	f.r = r;
 	f.last_tx = -1;

@@ -28,8 +28,8 @@
  * k1 = tx above tx0 (31 bits) | cls (2 bits) | e (31 bits), each clamped,
  * so it never contradicts the full order; k2 = attribute rank << 1 | added
  * when the rank is known (0 otherwise).  Ties are settled from the record
- * bytes themselves (slow_cmp()), which is rare: mostly values of one
- * cardinality-many attribute.
+ * bytes themselves (slow_cmp(), values decoded), which is rare: mostly
+ * values of one cardinality-many attribute.
  */
 struct entry {
 	uint64_t k1;
@@ -60,6 +60,7 @@ struct sorter {
 	size_t pos;               /* next in-memory entry when nothing spilled */
 	int done, merging;
 	int last;                 /* run whose record was returned last; -1 none */
+	struct dh_arena *va;      /* values decoded to settle ties */
 };
 
 /* The unsigned or negative integer head at p (for e and tx). */
@@ -112,7 +113,26 @@ static int bytes_cmp(const unsigned char *x, size_t xl, const unsigned char *y, 
 	return xl < yl ? -1 : xl > yl;
 }
 
-static int slow_cmp(uint32_t k2, const unsigned char *x, size_t xl, const unsigned char *y, size_t yl)
+/*
+ * Values in the order the log tree keeps them (dh_val_cmp()), so that a
+ * sorted export and one streamed from the log agree; by bytes when the
+ * values are equal or do not decode.
+ */
+static int val_cmp(struct dh_arena *a, const unsigned char *x, size_t xl, const unsigned char *y, size_t yl)
+{
+	struct dh_val vx, vy;
+	size_t used;
+	int c;
+
+	dh_arena_reset(a);
+	if (dh_cbor_decode(&vx, a, x, xl, &used) || dh_cbor_decode(&vy, a, y, yl, &used))
+		return bytes_cmp(x, xl, y, yl);
+	c = dh_val_cmp(&vx, &vy);
+	return c ? c : bytes_cmp(x, xl, y, yl);
+}
+
+static int slow_cmp(struct dh_arena *va, uint32_t k2, const unsigned char *x, size_t xl, const unsigned char *y,
+                    size_t yl)
 {
 	struct spans a, b;
 	int c;
@@ -129,17 +149,17 @@ static int slow_cmp(uint32_t k2, const unsigned char *x, size_t xl, const unsign
 		if (a.added != b.added)
 			return a.added < b.added ? -1 : 1;
 	}
-	return bytes_cmp(x + a.v_off, a.v_len, y + b.v_off, b.v_len);
+	return val_cmp(va, x + a.v_off, a.v_len, y + b.v_off, b.v_len);
 }
 
-static int ecmp(const struct entry *x, const unsigned char *xr, uint32_t xl, const struct entry *y,
-                const unsigned char *yr, uint32_t yl)
+static int ecmp(struct dh_arena *va, const struct entry *x, const unsigned char *xr, uint32_t xl,
+                const struct entry *y, const unsigned char *yr, uint32_t yl)
 {
 	if (x->k1 != y->k1)
 		return x->k1 < y->k1 ? -1 : 1;
 	if (x->k2 != y->k2)
 		return x->k2 < y->k2 ? -1 : 1;
-	return slow_cmp(x->k2, xr, xl, yr, yl);
+	return slow_cmp(va, x->k2, xr, xl, yr, yl);
 }
 
 static uint32_t rec_len(const unsigned char *d, uint32_t off)
@@ -153,13 +173,14 @@ static uint32_t rec_len(const unsigned char *d, uint32_t off)
 static int ent_cmp(const void *a, const void *b, void *payload)
 {
 	const struct entry *x = a, *y = b;
-	const unsigned char *d = payload;
+	struct sorter *s = payload;
+	const unsigned char *d = s->data;
 
 	if (x->k1 != y->k1)
 		return x->k1 < y->k1 ? -1 : 1;
 	if (x->k2 != y->k2)
 		return x->k2 < y->k2 ? -1 : 1;
-	return slow_cmp(x->k2, d + x->off + 4, rec_len(d, x->off), d + y->off + 4, rec_len(d, y->off));
+	return slow_cmp(s->va, x->k2, d + x->off + 4, rec_len(d, x->off), d + y->off + 4, rec_len(d, y->off));
 }
 
 static uint64_t clamp31(int64_t v)
@@ -197,7 +218,8 @@ int sorter_new(struct sorter **out, size_t mem, const char *tmpdir)
 		tmpdir = getenv("TMPDIR");
 	if (!tmpdir || !*tmpdir)
 		tmpdir = "/tmp";
-	if (!(s->tmpdir = strdup(tmpdir))) {
+	if (!(s->tmpdir = strdup(tmpdir)) || dh_arena_new(&s->va)) {
+		free(s->tmpdir);
 		free(s);
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	}
@@ -216,7 +238,7 @@ static int spill(struct sorter *s)
 
 	if (!s->n)
 		return 0;
-	qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s->data);
+	qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s);
 	if (s->nruns == s->rcap) {
 		size_t cap = s->rcap ? s->rcap * 2 : 8;
 		struct run *nr = realloc(s->runs, cap * sizeof(*nr));
@@ -348,7 +370,7 @@ static int run_next(struct sorter *s, struct run *r)
 static int heap_less(struct sorter *s, size_t a, size_t b)
 {
 	struct run *x = &s->runs[a], *y = &s->runs[b];
-	int c = ecmp(&x->cur, x->buf, x->len, &y->cur, y->buf, y->len);
+	int c = ecmp(s->va, &x->cur, x->buf, x->len, &y->cur, y->buf, y->len);
 
 	return c < 0 || (c == 0 && a < b);
 }
@@ -378,7 +400,7 @@ int sorter_done(struct sorter *s)
 	s->done = 1;
 	if (!s->nruns) {
 		if (s->n)
-			qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s->data);
+			qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s);
 		s->pos = 0;
 		return 0;
 	}
@@ -459,6 +481,7 @@ void sorter_free(struct sorter *s)
 	free(s->data);
 	free(s->ents);
 	free(s->tmpdir);
+	dh_arena_free(s->va);
 	free(s);
 }
 

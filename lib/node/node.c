@@ -170,6 +170,14 @@ int dh_node_batch_write(struct dh_node_batch *b)
 	return rc;
 }
 
+void dh_node_batch_swap(struct dh_node_batch *a, struct dh_node_batch *b)
+{
+	struct dh_node_batch t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 void dh_node_batch_free(struct dh_node_batch *b)
 {
 	if (!b)

@@ -7,7 +7,9 @@
  * geometrically (4 KiB doubling up to 1 MiB); a request larger than the
  * current block size gets a block of its own, so no request wastes more than
  * the tail of one block.  dh_arena_reset() keeps the largest block, so a
- * loop that decodes node after node settles on one allocation.
+ * loop that decodes node after node settles on one allocation;
+ * dh_arena_rewind() keeps every block as it is, for a sorter that fills
+ * its arena to the same size again and again.
  */
 #include <stdalign.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@ struct block {
 
 struct dh_arena {
 	struct block *head;    /* current block, filled front to back */
+	struct block *spare;   /* blocks kept by dh_arena_rewind(), reused before malloc */
 	size_t next_size;      /* data size of the next ordinary block */
 	size_t allocated;      /* bytes handed out, for dh_arena_used() */
 };
@@ -48,16 +51,22 @@ int dh_arena_new(struct dh_arena **out)
 	return 0;
 }
 
-void dh_arena_free(struct dh_arena *a)
+static void free_chain(struct block *b)
 {
-	struct block *b, *next;
+	struct block *next;
 
-	if (!a)
-		return;
-	for (b = a->head; b; b = next) {
+	for (; b; b = next) {
 		next = b->next;
 		free(b);
 	}
+}
+
+void dh_arena_free(struct dh_arena *a)
+{
+	if (!a)
+		return;
+	free_chain(a->head);
+	free_chain(a->spare);
 	free(a);
 }
 
@@ -68,6 +77,8 @@ void dh_arena_reset(struct dh_arena *a)
 
 	if (!a)
 		return;
+	free_chain(a->spare);
+	a->spare = NULL;
 	for (b = a->head; b; b = b->next) {
 		total += b->size;
 		if (!keep || b->size > keep->size)
@@ -97,10 +108,37 @@ void dh_arena_reset(struct dh_arena *a)
 	a->allocated = 0;
 }
 
+void dh_arena_rewind(struct dh_arena *a)
+{
+	struct block *b, *next;
+
+	if (!a)
+		return;
+	for (b = a->head; b; b = next) {
+		next = b->next;
+		b->next = a->spare;
+		a->spare = b;
+	}
+	a->head = NULL;
+	a->allocated = 0;
+}
+
 static void *alloc_slow(struct dh_arena *a, size_t size)
 {
-	struct block *b;
+	struct block *b, **sp;
 	size_t bsize = a->next_size;
+
+	for (sp = &a->spare; *sp; sp = &(*sp)->next) {
+		if ((*sp)->size < size)
+			continue;
+		b = *sp;
+		*sp = b->next;
+		b->used = size;
+		b->next = a->head;
+		a->head = b;
+		a->allocated += size;
+		return b->data;
+	}
 
 	if (size > SIZE_MAX - sizeof(struct block) - ALIGN) {
 		dh_error_set(DH_ENOMEM, "out of memory (arena request of %zu bytes)", size);

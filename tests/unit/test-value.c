@@ -89,6 +89,37 @@ static void arena(void)
 	ok(p != NULL, "zero bytes give a pointer");
 	dh_arena_free(a);
 	dh_arena_free(NULL);
+	{
+		/* rewind keeps the blocks: filling again reuses the same memory */
+		unsigned char *first[3], *again[3];
+		size_t used0 = 0;
+		int same = 1, clean = 1;
+
+		dh_arena_new(&a);
+		for (int round = 0; round < 3; round++) {
+			for (i = 0; i < 100000; i++) {
+				unsigned char *x = dh_arena_alloc(a, 40);
+
+				if (i == 0 || i == 50000 || i == 99999)
+					(round ? again : first)[i == 0 ? 0 : i == 50000 ? 1 : 2] = x;
+				memset(x, round, 40);
+			}
+			if (round && memcmp(first, again, sizeof(first)))
+				same = 0;
+			if (!round)
+				used0 = dh_arena_used(a);
+			else if (dh_arena_used(a) != used0)
+				clean = 0;
+			dh_arena_rewind(a);
+		}
+		ok(same, "rewind: the same allocations land in the same blocks again");
+		ok(clean && dh_arena_used(a) == 0, "rewind: used counts afresh");
+		p = dh_arena_alloc(a, 5 << 20);
+		ok(p != NULL, "rewind: a request larger than every kept block gets its own");
+		dh_arena_reset(a);
+		ok(dh_arena_alloc(a, 64) != NULL, "reset after rewind");
+		dh_arena_free(a);
+	}
 }
 
 static void order(void)
