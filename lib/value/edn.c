@@ -985,6 +985,10 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 		memcpy(s, ns, nslen);
 		s[nslen] = '/';
 		memcpy(s + nslen + 1, k->u.s, k->len + 1);
+		/* :5 is a keyword, :ns/5 is not */
+		if (!valid_name(s, nslen + 1 + k->len))
+			return fail(r, start, "key %s%s cannot take the namespace of '#:%s'",
+				    k->type == DH_KEYWORD ? ":" : "", k->u.s, ns);
 		k->u.s = s;
 		k->len += (uint32_t)nslen + 1;
 	}
