@@ -236,6 +236,16 @@ int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh
 /* dh_store_has() - 1 if `key` exists, 0 if not, or a negative error. */
 int dh_store_has(struct dh_store *st, const char *key);
 
+/*
+ * dh_store_has_many() - which of `n` keys exist, with as few round trips as
+ * the backend allows (PostgreSQL: one query per thousand keys; Redis:
+ * pipelined EXISTS; DynamoDB: BatchGetItem of keys only; S3 and GCS: many
+ * requests in flight; others: one has per key).  Sets found[i] to 1 when
+ * keys[i] exists and to 0 when not.  Returns 0, DH_EUSAGE for a bad key,
+ * DH_EIO, DH_ENOMEM; found[] is undefined after an error.
+ */
+int dh_store_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found);
+
 /* dh_store_del() - delete `key`; deleting a missing key is success. */
 int dh_store_del(struct dh_store *st, const char *key);
 
