@@ -439,6 +439,15 @@ typedef int (*dh_child_cb)(const char *hex, void *payload);
 int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload);
 
 /*
+ * dh_node_links() - dh_node_children() for copying: a node whose first
+ * bytes name a kind that refers to no node (leaf, log, schema) is taken at
+ * its word and not decoded further, so it is never reported malformed.
+ * For nodes whose bytes were checked against their names, when only the
+ * graph matters (dh_sync); dh-verify uses dh_node_children().
+ */
+int dh_node_links(const void *data, size_t len, dh_child_cb cb, void *payload);
+
+/*
  * dh_node_kind() - a static name of the node's kind ("commit", "branch",
  * "leaf", "log", "schema"), or NULL when the bytes are not a libdh node.
  */

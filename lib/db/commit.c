@@ -289,6 +289,44 @@ out:
 	return rc;
 }
 
+/*
+ * The kind of a node from its first bytes: every node is a CBOR array
+ * whose first item is its kind as a short text string.  NULL otherwise.
+ */
+static const char *peek_kind(const unsigned char *p, size_t len)
+{
+	static const char *const kinds[] = { "dh/commit", "dh/branch", "dh/leaf", "dh/log", "dh/schema" };
+	size_t at = 1, n;
+
+	if (len < 2 || p[0] >> 5 != 4)
+		return NULL;
+	if ((p[0] & 31) == 24)
+		at = 2;
+	else if ((p[0] & 31) == 25)
+		at = 3;
+	else if ((p[0] & 31) == 26)
+		at = 5;
+	else if ((p[0] & 31) > 23)
+		return NULL;
+	if (at >= len || p[at] >> 5 != 3 || (n = p[at] & 31) > 23 || len - at - 1 < n)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == n && !memcmp(p + at + 1, kinds[i], n))
+			return kinds[i] + 3;
+	return NULL;
+}
+
+int dh_node_links(const void *data, size_t len, dh_child_cb cb, void *payload)
+{
+	const char *k = peek_kind(data, len);
+
+	if (k && (!strcmp(k, "leaf") || !strcmp(k, "log") || !strcmp(k, "schema")))
+		return 0;
+	if (k && !strcmp(k, "branch"))
+		return dh_tree_children(data, len, cb, payload);
+	return dh_node_children(data, len, cb, payload);
+}
+
 int dh_commit_info(struct dh_commit_info *out, struct dh_store *st, const char *hex)
 {
 	struct dh_arena *a = NULL;
