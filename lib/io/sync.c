@@ -2,13 +2,29 @@
  * sync.c - copy databases between any two stores (dh_sync, see dh-io.h).
  *
  * The walk starts at a head and goes depth-first through the node graph
- * (dh_node_children knows every kind of node), skipping any node the
+ * (dh_node_links knows every kind of node), skipping any node the
  * destination already has: every writer writes children before parents,
- * so a present node is complete below.  A node is written only after all
- * of its children, in batches (dh_node_batch: one transaction or round trip
- * per batch where the backend can), and the destination's head moves by
- * compare-and-swap only after everything is durable.  The stack is
- * explicit, so long commit chains cannot overflow the C stack.
+ * so a present node is complete below.
+ *
+ * Round trips: a node's children are asked about in one
+ * dh_store_has_many() on the destination, together with the children of
+ * the siblings that wait to be entered after it (asked ahead, so entering
+ * those costs no round trip), and those missing are read from the source
+ * in one dh_store_get_many(), each one hashed against its name.
+ *
+ * Order: children without children of their own (leaves, log and schema
+ * nodes) are queued for writing at once; the others wait in their
+ * parent's frame and are entered last first, so a commit's trees are
+ * complete before its parent commit is entered, and the older commit finds
+ * the subtrees the two share already queued.  A node meeting a child that
+ * still waits in an older frame takes it over, so every node is queued
+ * after all of its children.  The queue goes to the destination in order,
+ * in batches of a few megabytes (one transaction or pipeline per batch
+ * where the backend can), and is also written just after each has_many, so
+ * that a backend that does not wait for its writes (Redis) stores them
+ * while the source is read.  The destination's head moves by
+ * compare-and-swap only after everything is durable.  The stack is explicit, so long commit chains cannot
+ * overflow the C stack.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +33,61 @@
 #include "io/nodeset.h"
 #include "io/walk.h"
 
-#define BATCH_BYTES (4u << 20)
-#define BATCH_NODES 1024
+#define WRITE_BYTES (4u << 20)   /* the queue is written from this size on ... */
+#define WRITE_NODES 4096         /* ... or this many nodes */
+#define LOOKAHEAD 8192           /* names asked ahead in one has_many */
+#define KID (DH_HASH_HEX + 1)    /* bytes of one child name in pend.kids */
 
-struct frame {
+/* flags of a name in syncer.names */
+enum {
+	SEEN = 1,     /* met as a child by the walk */
+	DONE = 2,     /* present in dst, or queued for writing */
+	ABSENT = 4,   /* asked ahead: missing from dst */
+};
+
+/* A node read from the source: its bytes and its children's names. */
+struct pend {
 	char hex[DH_HASH_HEX + 1];
 	struct dh_buf bytes;
-	struct dh_buf kids;      /* child names, 65 bytes each (NUL terminated) */
-	size_t next;             /* next child to look at, as an index */
+	struct dh_buf kids;
+};
+
+/* A node being entered, and its children that wait to be entered. */
+struct frame {
+	struct pend *self;
+	struct pend **todo;        /* NULL slots were taken over by a younger frame */
+	size_t n, cap;
 };
 
 struct syncer {
 	struct dh_store *src, *dst;
 	const struct dh_sync_opts *o;
 	struct dh_sync_stats st;
-	struct nodeset seen;
+	struct nodeset names;      /* SEEN, DONE and ABSENT flags by name */
 	struct frame *stack;
 	size_t depth, cap;
-	struct dh_node_batch *batch;
+	struct pend **spare;       /* released pends, kept for their buffers */
+	size_t nspare, capspare;
+	/* one has_many */
+	char (*ask)[DH_HASH_HEX + 1];
+	char (*keys)[DH_NODE_KEY_LEN + 1];
+	const char **kp;
+	unsigned char *found;
+	size_t acap;
+	/* the children to read for the node being entered */
+	char (*want)[DH_HASH_HEX + 1];
+	const char **wkp;
+	char (*wkeys)[DH_NODE_KEY_LEN + 1];
+	struct pend **got;
+	size_t wcap;
+	/* the write queue: pends whose bytes go out in the next put_many */
+	struct pend **q;
+	size_t qn, qcap, qbytes;
+	struct dh_kv *kvs;
+	char (*qkeys)[DH_NODE_KEY_LEN + 1];
+	size_t kcap;
 	uint64_t last_progress;
 };
-
-static int add_kid(const char *hex, void *payload)
-{
-	return dh_buf_add(payload, hex, DH_HASH_HEX + 1);
-}
 
 static void progress(struct syncer *s)
 {
@@ -51,100 +97,411 @@ static void progress(struct syncer *s)
 	}
 }
 
-/* Push node `hex` (known missing from dst) and read it from src. */
-static int push(struct syncer *s, const char *hex)
+static int grow(void **p, size_t *cap, size_t want, size_t size)
 {
-	struct frame *f;
-	char key[DH_NODE_KEY_LEN + 1];
-	int rc;
+	size_t n = *cap ? *cap : 64;
+	void *q;
 
-	if (s->depth == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct frame *p = realloc(s->stack, cap * sizeof(*p));
-
-		if (!p)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		memset(p + s->cap, 0, (cap - s->cap) * sizeof(*p));
-		s->stack = p;
-		s->cap = cap;
-	}
-	f = &s->stack[s->depth];
-	memcpy(f->hex, hex, DH_HASH_HEX + 1);
-	dh_buf_reset(&f->kids);
-	f->next = 0;
-	if ((rc = dh_node_get(s->src, hex, &f->bytes)))
-		return rc;
-	s->st.nodes_read++;
-	rc = dh_node_children(f->bytes.data, f->bytes.len, add_kid, &f->kids);
-	if (rc == DH_ECORRUPT) {
-		dh_node_key(key, hex);
-		return dh_error_set(DH_ECORRUPT, "node '%s' in store '%s' is not a dh node", key, dh_store_uri(s->src));
-	}
-	if (rc)
-		return rc;
-	s->depth++;
+	if (want <= *cap)
+		return 0;
+	while (n < want)
+		n *= 2;
+	if (!(q = realloc(*p, n * size)))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	*p = q;
+	*cap = n;
 	return 0;
 }
 
-/* Is `hex` to be copied?  1 yes, 0 no (seen, or present in dst), or error. */
-static int wanted(struct syncer *s, const char *hex)
+static struct pend *pend_new(struct syncer *s, const char *hex)
 {
-	int rc = nodeset_add(&s->seen, hex);
+	struct pend *p = s->nspare ? s->spare[--s->nspare] : calloc(1, sizeof(struct pend));
 
-	if (rc <= 0)
-		return rc;
-	rc = dh_node_has(s->dst, hex);
-	if (rc == 1) {
-		s->st.nodes_present++;
-		return 0;
-	}
-	return rc < 0 ? rc : 1;
+	if (!p)
+		return NULL;
+	memcpy(p->hex, hex, DH_HASH_HEX + 1);
+	dh_buf_reset(&p->bytes);
+	dh_buf_reset(&p->kids);
+	return p;
 }
 
-static int emit(struct syncer *s, struct frame *f)
+static void pend_free(struct pend *p)
 {
-	int rc = 0;
+	dh_buf_release(&p->bytes);
+	dh_buf_release(&p->kids);
+	free(p);
+}
 
-	s->st.nodes_copied++;
-	s->st.bytes_copied += f->bytes.len;
-	if (s->o && s->o->dry_run)
+static void pend_release(struct syncer *s, struct pend *p)
+{
+	if (p && !grow((void **)&s->spare, &s->capspare, s->nspare + 1, sizeof(*s->spare)))
+		s->spare[s->nspare++] = p;
+	else if (p)
+		pend_free(p);
+}
+
+/* ---- reading ---- */
+
+static int add_kid(const char *hex, void *payload)
+{
+	return dh_buf_add(payload, hex, KID);
+}
+
+struct fetch {
+	struct syncer *s;
+	struct pend **p;
+	size_t m;
+};
+
+/* A node read from src: check it against its name, list its children. */
+static int fetched(size_t i, const void *data, size_t len, void *payload)
+{
+	struct fetch *f = payload;
+	char got[DH_HASH_HEX + 1], key[DH_NODE_KEY_LEN + 1];
+	struct pend *p;
+	int rc;
+
+	if (i >= f->m || f->p[i])
 		return 0;
-	rc = dh_node_batch_add(s->batch, f->bytes.data, f->bytes.len, NULL);
-	if (!rc && (dh_node_batch_size(s->batch) >= BATCH_BYTES || s->st.nodes_copied % BATCH_NODES == 0))
-		rc = dh_node_batch_write(s->batch);
+	dh_node_key(key, f->s->want[i]);
+	dh_node_name(got, data, len);
+	if (memcmp(got, f->s->want[i], DH_HASH_HEX))
+		return dh_error_set(DH_ECORRUPT, "node '%s' in store '%s' is corrupt: its bytes hash to %.12s...", key,
+				    dh_store_uri(f->s->src), got);
+	if (!(p = f->p[i] = pend_new(f->s, f->s->want[i])))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	if ((rc = dh_buf_add(&p->bytes, data, len)))
+		return rc;
+	rc = dh_node_links(p->bytes.data, p->bytes.len, add_kid, &p->kids);
+	if (rc == DH_ECORRUPT)
+		return dh_error_set(DH_ECORRUPT, "node '%s' in store '%s' is not a dh node", key, dh_store_uri(f->s->src));
 	return rc;
 }
 
-/* Copy everything reachable from `root` that dst lacks. */
-static int copy_from(struct syncer *s, const char *root)
+/* ---- the write queue ---- */
+
+static int queue_write(struct syncer *s)
 {
-	int rc = wanted(s, root);
+	int rc;
 
-	if (rc <= 0)
+	if (!s->qn)
+		return 0;
+	if ((rc = grow((void **)&s->kvs, &s->kcap, s->qn, sizeof(*s->kvs))))
 		return rc;
-	if ((rc = push(s, root)))
+	if (!(s->qkeys = realloc(s->qkeys, s->kcap * sizeof(*s->qkeys))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->qn; i++) {
+		dh_node_key(s->qkeys[i], s->q[i]->hex);
+		s->kvs[i].key = s->qkeys[i];
+		s->kvs[i].data = s->q[i]->bytes.data;
+		s->kvs[i].len = s->q[i]->bytes.len;
+	}
+	if ((rc = dh_store_put_many(s->dst, s->kvs, s->qn)))
 		return rc;
-	while (s->depth) {
-		struct frame *f = &s->stack[s->depth - 1];
+	for (size_t i = 0; i < s->qn; i++)
+		pend_release(s, s->q[i]);
+	s->qn = 0;
+	s->qbytes = 0;
+	return 0;
+}
 
-		if (f->next * (DH_HASH_HEX + 1) < f->kids.len) {
-			char kid[DH_HASH_HEX + 1];
+/* Queue `p` (all of its children are queued or present) for writing; it is the queue's now. */
+static int emit(struct syncer *s, struct pend *p)
+{
+	int rc;
 
-			memcpy(kid, f->kids.data + f->next * (DH_HASH_HEX + 1), sizeof(kid));
-			f->next++;
-			rc = wanted(s, kid);
-			if (rc > 0)
-				rc = push(s, kid);
-			if (rc < 0)
-				return rc;
-			progress(s);
-			continue;
+	s->st.nodes_copied++;
+	s->st.bytes_copied += p->bytes.len;
+	if ((rc = nodeset_mark(&s->names, p->hex, DONE)) < 0 || (s->o && s->o->dry_run) ||
+	    (rc = grow((void **)&s->q, &s->qcap, s->qn + 1, sizeof(*s->q)))) {
+		pend_release(s, p);
+		return rc < 0 ? rc : 0;
+	}
+	s->q[s->qn++] = p;
+	s->qbytes += p->bytes.len;
+	return s->qbytes >= WRITE_BYTES || s->qn >= WRITE_NODES ? queue_write(s) : 0;
+}
+
+/* ---- the walk ---- */
+
+/*
+ * Ask dst about the `n` names in s->ask: the first `own` are children of
+ * the node being entered (missing ones are appended to s->want from
+ * *nwant on), the others were asked ahead (missing ones are marked
+ * ABSENT).  Present ones are done.
+ */
+static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
+{
+	size_t i;
+	int rc;
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		dh_node_key(s->keys[i], s->ask[i]);
+		s->kp[i] = s->keys[i];
+	}
+	if ((rc = dh_store_has_many(s->dst, s->kp, n, s->found)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (s->found[i]) {
+			s->st.nodes_present++;
+			rc = nodeset_mark(&s->names, s->ask[i], DONE);
+		} else if (i < own) {
+			memcpy(s->want[(*nwant)++], s->ask[i], KID);
+		} else {
+			rc = nodeset_mark(&s->names, s->ask[i], ABSENT);
 		}
-		if ((rc = emit(s, f)))
+		if (rc < 0)
 			return rc;
-		s->depth--;
+	}
+	/* write now: a backend that does not wait for its writes stores them while the source is read */
+	if (s->qbytes >= WRITE_BYTES / 4)
+		return queue_write(s);
+	return 0;
+}
+
+static int ask_room(struct syncer *s, size_t n)
+{
+	size_t cap = s->acap;
+	int rc;
+
+	if (n <= s->acap)
+		return 0;
+	if ((rc = grow((void **)&s->ask, &cap, n, sizeof(*s->ask))))
+		return rc;
+	cap = s->acap;
+	if ((rc = grow((void **)&s->keys, &cap, n, sizeof(*s->keys))))
+		return rc;
+	cap = s->acap;
+	if ((rc = grow((void **)&s->kp, &cap, n, sizeof(*s->kp))))
+		return rc;
+	cap = s->acap;
+	if ((rc = grow((void **)&s->found, &cap, n, sizeof(*s->found))))
+		return rc;
+	s->acap = cap;
+	return 0;
+}
+
+/*
+ * Append to s->ask (from *n on, LOOKAHEAD names at most) the children
+ * nobody has asked about yet of the nodes waiting in the top frame, the
+ * next to be entered first.
+ */
+static int look_ahead(struct syncer *s, size_t *n)
+{
+	struct frame *g;
+	size_t limit = *n + LOOKAHEAD;
+	int rc;
+
+	if (!s->depth)
+		return 0;
+	g = &s->stack[s->depth - 1];
+	for (size_t i = g->n; i-- > 0 && *n < limit;) {
+		struct pend *w = g->todo[i];
+
+		if (!w)
+			continue;
+		if ((rc = ask_room(s, *n + w->kids.len / KID)))
+			return rc;
+		for (size_t j = 0; j < w->kids.len / KID && *n < limit; j++) {
+			const char *kid = w->kids.data + j * KID;
+
+			if (!nodeset_flags(&s->names, kid))
+				memcpy(s->ask[(*n)++], kid, KID);
+		}
 	}
 	return 0;
+}
+
+/* Take over `hex`, waiting in an older frame's todo; NULL if it waits nowhere. */
+static struct pend *adopt(struct syncer *s, const char *hex)
+{
+	for (size_t d = s->depth; d-- > 0;) {
+		struct frame *g = &s->stack[d];
+
+		for (size_t i = 0; i < g->n; i++)
+			if (g->todo[i] && !memcmp(g->todo[i]->hex, hex, DH_HASH_HEX)) {
+				struct pend *p = g->todo[i];
+
+				g->todo[i] = NULL;
+				return p;
+			}
+	}
+	return NULL;
+}
+
+static int todo_add(struct frame *f, struct pend *p)
+{
+	int rc = grow((void **)&f->todo, &f->cap, f->n + 1, sizeof(*f->todo));
+
+	if (!rc)
+		f->todo[f->n++] = p;
+	return rc;
+}
+
+/*
+ * Read the `m` children in s->want (all missing from dst) from src in one
+ * call: each without children is queued, the others wait in `f`.
+ */
+static int fetch(struct syncer *s, size_t m, struct frame *f)
+{
+	struct fetch ft = { s, s->got, m };
+	size_t i;
+	int rc;
+
+	if (!m)
+		return 0;
+	for (i = 0; i < m; i++) {
+		dh_node_key(s->wkeys[i], s->want[i]);
+		s->wkp[i] = s->wkeys[i];
+		s->got[i] = NULL;
+	}
+	rc = dh_store_get_many(s->src, s->wkp, m, fetched, &ft);
+	for (i = 0; i < m && !rc; i++)
+		if (!s->got[i])
+			rc = dh_error_set(DH_ENOTFOUND, "node '%s' missing from store '%s'", s->wkeys[i],
+					  dh_store_uri(s->src));
+	s->st.nodes_read += m;
+	for (i = 0; i < m; i++) {
+		struct pend *p = s->got[i];
+
+		s->got[i] = NULL;
+		if (rc || !p)
+			pend_release(s, p);
+		else if (!p->kids.len)
+			rc = emit(s, p);
+		else if ((rc = todo_add(f, p)))
+			pend_release(s, p);
+	}
+	progress(s);
+	return rc;
+}
+
+static int want_room(struct syncer *s, size_t n)
+{
+	size_t cap = s->wcap;
+	int rc;
+
+	if (n <= s->wcap)
+		return 0;
+	if ((rc = grow((void **)&s->want, &cap, n, sizeof(*s->want))))
+		return rc;
+	cap = s->wcap;
+	if ((rc = grow((void **)&s->wkeys, &cap, n, sizeof(*s->wkeys))))
+		return rc;
+	cap = s->wcap;
+	if ((rc = grow((void **)&s->wkp, &cap, n, sizeof(*s->wkp))))
+		return rc;
+	cap = s->wcap;
+	if ((rc = grow((void **)&s->got, &cap, n, sizeof(*s->got))))
+		return rc;
+	s->wcap = cap;
+	return 0;
+}
+
+/* Push a frame for `p` (it is the frame's now) and work its children. */
+static int enter(struct syncer *s, struct pend *p)
+{
+	struct frame *f;
+	size_t n = 0, nwant = 0, nk = p->kids.len / KID, own;
+	int rc;
+
+	if ((rc = grow((void **)&s->stack, &s->cap, s->depth + 1, sizeof(*s->stack)))) {
+		pend_release(s, p);
+		return rc;
+	}
+	f = &s->stack[s->depth++];
+	memset(f, 0, sizeof(*f));
+	f->self = p;
+	if ((rc = ask_room(s, nk)) || (rc = want_room(s, nk)))
+		return rc;
+	for (size_t i = 0; i < nk; i++) {
+		const char *kid = p->kids.data + i * KID;
+		struct pend *w;
+
+		rc = nodeset_mark(&s->names, kid, SEEN);
+		if (rc < 0)
+			return rc;
+		if (rc & DONE)
+			continue;
+		if (!(rc & SEEN)) {
+			/* asked ahead already, and missing; or to be asked now */
+			if (rc & ABSENT)
+				memcpy(s->want[nwant++], kid, KID);
+			else
+				memcpy(s->ask[n++], kid, KID);
+			continue;
+		}
+		/* seen, not done: waiting in an older frame (or named twice here) */
+		s->depth--;
+		w = adopt(s, kid);
+		s->depth++;
+		if (w && (rc = todo_add(f, w))) {
+			pend_release(s, w);
+			return rc;
+		}
+	}
+	/* a round trip is due: ask about the children of the waiting siblings too */
+	own = n;
+	if (n) {
+		s->depth--;
+		rc = look_ahead(s, &n);
+		s->depth++;
+		if (rc || (rc = ask(s, n, own, &nwant)))
+			return rc;
+	}
+	return fetch(s, nwant, f);
+}
+
+static void frame_release(struct syncer *s, struct frame *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		pend_release(s, f->todo[i]);
+	free(f->todo);
+	pend_release(s, f->self);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Copy everything reachable from `root` that dst lacks. */
+static int walk(struct syncer *s, const char *root)
+{
+	struct frame top = { 0 };
+	size_t n = 0;
+	int rc;
+
+	if ((rc = nodeset_mark(&s->names, root, SEEN)) < 0 || rc & DONE)
+		return rc < 0 ? rc : 0;
+	if ((rc = ask_room(s, 1)) || (rc = want_room(s, 1)))
+		return rc;
+	memcpy(s->ask[0], root, KID);
+	if ((rc = ask(s, 1, 1, &n)) || (rc = fetch(s, n, &top)))
+		goto out;
+	if (top.n) {
+		rc = enter(s, top.todo[0]);
+		top.n = 0;
+	}
+	while (!rc && s->depth) {
+		struct frame *f = &s->stack[s->depth - 1];
+		struct pend *p;
+
+		if (!f->n) {
+			p = f->self;
+			f->self = NULL;
+			frame_release(s, f);
+			s->depth--;
+			rc = emit(s, p);
+			continue;
+		}
+		p = f->todo[--f->n];
+		if (p)
+			rc = enter(s, p);
+	}
+out:
+	frame_release(s, &top);
+	while (s->depth)
+		frame_release(s, &s->stack[--s->depth]);
+	return rc;
 }
 
 /*
@@ -240,12 +597,12 @@ static int sync_branch(struct syncer *s, const char *branch)
 					    "branch '%s' of '%s' has commits that '%s' does not contain (not a fast-forward; "
 					    "--force overwrites)", branch, dh_store_uri(s->dst), dh_store_uri(s->src));
 	}
-	if ((rc = copy_from(s, head)))
+	if ((rc = walk(s, head)))
 		return rc;
 	if (dry) {
 		what = "would move";
 	} else {
-		if ((rc = dh_node_batch_write(s->batch)) || (rc = dh_store_flush(s->dst)))
+		if ((rc = queue_write(s)) || (rc = dh_store_flush(s->dst)))
 			return rc;
 		if ((rc = dh_head_cas(s->dst, branch, have_old ? old : NULL, head)))
 			return rc;
@@ -268,9 +625,7 @@ int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opt
 	s.src = src;
 	s.dst = dst;
 	s.o = opts;
-	nodeset_init(&s.seen);
-	if ((rc = dh_node_batch_new(&s.batch, dst)))
-		goto out;
+	nodeset_init(&s.names);
 	if ((rc = io_branches(src, opts ? opts->branch : NULL, &branches)))
 		goto out;
 	if (!branches.len) {
@@ -286,13 +641,24 @@ out:
 		*stats = s.st;
 	if (opts && opts->progress)
 		opts->progress(&s.st, opts->payload);
-	for (size_t i = 0; i < s.cap; i++) {
-		dh_buf_release(&s.stack[i].bytes);
-		dh_buf_release(&s.stack[i].kids);
-	}
+	for (size_t i = 0; i < s.qn; i++)
+		pend_release(&s, s.q[i]);
+	for (size_t i = 0; i < s.nspare; i++)
+		pend_free(s.spare[i]);
+	free(s.spare);
 	free(s.stack);
-	dh_node_batch_free(s.batch);
-	nodeset_release(&s.seen);
+	free(s.ask);
+	free(s.keys);
+	free(s.kp);
+	free(s.found);
+	free(s.want);
+	free(s.wkeys);
+	free(s.wkp);
+	free(s.got);
+	free(s.q);
+	free(s.kvs);
+	free(s.qkeys);
+	nodeset_release(&s.names);
 	dh_buf_release(&branches);
 	return rc;
 }
