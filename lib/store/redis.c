@@ -12,9 +12,10 @@
  * (redis-cli's variable) is used when set.  Passwords never appear in
  * messages.
  *
- * Writes: put_many() sends MSET commands of up to BATCH_KEYS keys and does
- * not wait for their replies: the server stores a batch while the caller
- * prepares the next one.  The replies are read before the handle's next
+ * Writes: put_many() sends MSET commands of up to BATCH_KEYS keys, written
+ * with writev() straight from the caller's buffers, and does not wait for
+ * their replies: the server stores a batch while the caller prepares the
+ * next one.  The replies are read before the handle's next
  * command; a failed one fails every later write, flush and head
  * compare-and-swap on the handle.  get_many() pipelines MGETs and
  * has_many() EXISTS commands, a round trip for many keys.  The head
@@ -35,12 +36,14 @@
  * connection error the handle fails every later call.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -570,6 +573,62 @@ static int rd_del(struct dh_store *st, const char *key)
 }
 
 /*
+ * Send MSET kvs[0..k) straight from the caller's buffers with writev():
+ * hiredis would copy every value twice into its output buffer first.
+ * That buffer is empty here (every other command is sent and answered
+ * before its function returns), so the bytes go out in command order.  A
+ * failed write marks the connection failed, as hiredis does.
+ */
+static int send_mset(struct rd_store *rs, const struct dh_kv *kvs, size_t k, struct dh_buf *hdr, struct iovec *iov,
+		     size_t *at)
+{
+	int rc = dh_buf_addf(hdr, "*%zu\r\n$4\r\nMSET\r\n", 1 + 2 * k);
+	size_t head = hdr->len, n;
+
+	for (size_t i = 0; i < k && !rc; i++) {
+		at[i] = hdr->len;
+		rc = dh_buf_addf(hdr, "%s$%zu\r\n%s%s\r\n$%zu\r\n", i ? "\r\n" : "", rs->plen + strlen(kvs[i].key), rs->prefix,
+				 kvs[i].key, kvs[i].len);
+	}
+	if (rc)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	/* iov: command header, then per value its header and its bytes, then the last CRLF */
+	for (size_t i = k; i-- > 0;) {
+		size_t end = i + 1 < k ? at[i + 1] : hdr->len;
+
+		iov[2 + 2 * i].iov_base = (void *)(kvs[i].len ? kvs[i].data : "");
+		iov[2 + 2 * i].iov_len = kvs[i].len;
+		iov[1 + 2 * i].iov_base = hdr->data + at[i];
+		iov[1 + 2 * i].iov_len = end - at[i];
+	}
+	iov[0].iov_base = hdr->data;
+	iov[0].iov_len = head;
+	iov[1 + 2 * k].iov_base = (void *)"\r\n";
+	iov[1 + 2 * k].iov_len = 2;
+	n = 2 + 2 * k;
+	for (struct iovec *v = iov; n;) {
+		ssize_t w = writev(rs->c->fd, v, (int)(n < IOV_MAX ? n : IOV_MAX));
+		size_t done;
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rs->c->err = REDIS_ERR_IO;
+			snprintf(rs->c->errstr, sizeof(rs->c->errstr), "%s", strerror(errno));
+			return rd_error(rs, NULL, "write", kvs[0].key);
+		}
+		/* skip what went out, resume inside a part sent halfway */
+		for (done = (size_t)w; n && done >= v->iov_len; v++, n--)
+			done -= v->iov_len;
+		if (n) {
+			v->iov_base = (char *)v->iov_base + done;
+			v->iov_len -= done;
+		}
+	}
+	return 0;
+}
+
+/*
  * MSETs of up to BATCH_KEYS keys, sent at once and not waited for: the
  * server works while the caller goes on, and the replies are read before
  * the handle's next command (settle()).  At most OWED_MAX MSETs or
@@ -578,11 +637,11 @@ static int rd_del(struct dh_store *st, const char *key)
 static int rd_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 {
 	struct rd_store *rs = (struct rd_store *)st;
-	const char **argv = NULL;
-	size_t *lens = NULL, i = 0;
-	struct dh_buf keys = DH_BUF_INIT;
+	struct iovec *iov;
+	size_t *at;
+	struct dh_buf hdr = DH_BUF_INIT;
 	struct nopipe g;
-	int rc, done = 0;
+	int rc;
 
 	if (n == 0)
 		return 0;
@@ -593,57 +652,33 @@ static int rd_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 		return dh_error_set(rs->werr, "%s", rs->werrmsg ? rs->werrmsg : "redis: an earlier write failed");
 	if (!rs->owed && !(rs->owed = malloc(OWED_MAX * sizeof(*rs->owed))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
-	argv = malloc((1 + 2 * BATCH_KEYS) * sizeof(*argv));
-	lens = malloc((1 + 2 * BATCH_KEYS) * sizeof(*lens));
-	if (!argv || !lens) {
-		free(argv);
-		free(lens);
+	iov = malloc((2 + 2 * BATCH_KEYS) * sizeof(*iov));
+	at = malloc(BATCH_KEYS * sizeof(*at));
+	if (!iov || !at) {
+		free(iov);
+		free(at);
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	}
-	argv[0] = "MSET";
-	lens[0] = 4;
 	nopipe_begin(&g);
-	while (i < n && !rc) {
-		size_t k = 0, off, bytes = 0, first = i;
+	for (size_t i = 0, k; i < n && !rc; i += k) {
+		size_t bytes = 0;
 
+		k = n - i < BATCH_KEYS ? n - i : BATCH_KEYS;
 		if ((rs->nowed == OWED_MAX || rs->owed_bytes >= PIPE_BYTES) && (rc = settle(rs, "write", kvs[i].key)))
 			break;
-		/* the prefixed keys of this command, NUL separated */
-		dh_buf_reset(&keys);
-		for (size_t j = i; j < n && j - i < BATCH_KEYS && !rc; j++)
-			if (dh_buf_add(&keys, rs->prefix, rs->plen) || dh_buf_add(&keys, kvs[j].key, strlen(kvs[j].key) + 1))
-				rc = dh_error_set(DH_ENOMEM, "out of memory");
-		for (off = 0; !rc && i < n && k < BATCH_KEYS; i++, k++) {
-			argv[1 + 2 * k] = keys.data + off;
-			lens[1 + 2 * k] = strlen(keys.data + off);
-			off += lens[1 + 2 * k] + 1;
-			argv[2 + 2 * k] = kvs[i].len ? kvs[i].data : "";
-			lens[2 + 2 * k] = kvs[i].len;
-			bytes += kvs[i].len;
-		}
-		if (rc)
+		dh_buf_reset(&hdr);
+		if ((rc = send_mset(rs, kvs + i, k, &hdr, iov, at)))
 			break;
-		/* hiredis copies the command into its output buffer; send it all now */
-		if (redisAppendCommandArgv(rs->c, (int)(1 + 2 * k), argv, lens) != REDIS_OK) {
-			rc = rd_error(rs, NULL, "write", kvs[first].key);
-			break;
-		}
-		do {
-			if (redisBufferWrite(rs->c, &done) != REDIS_OK) {
-				rc = rd_error(rs, NULL, "write", kvs[first].key);
-				break;
-			}
-		} while (!done);
-		if (rc)
-			break;
-		snprintf(rs->owed[(rs->owed_at + rs->nowed) % OWED_MAX], DH_KEY_MAX + 1, "%s", kvs[first].key);
+		for (size_t j = i; j < i + k; j++)
+			bytes += kvs[j].len;
+		snprintf(rs->owed[(rs->owed_at + rs->nowed) % OWED_MAX], DH_KEY_MAX + 1, "%s", kvs[i].key);
 		rs->nowed++;
 		rs->owed_bytes += bytes;
 	}
 	nopipe_end(&g);
-	dh_buf_release(&keys);
-	free(argv);
-	free(lens);
+	dh_buf_release(&hdr);
+	free(iov);
+	free(at);
 	return rc;
 }
 
