@@ -348,6 +348,17 @@ int dh_node_get(struct dh_store *st, const char *hex, struct dh_buf *out);
 int dh_node_has(struct dh_store *st, const char *hex);
 
 /*
+ * dh_node_get_many() - read the `n` nodes named in hexes[] with one
+ * dh_store_get_many() (few round trips), checking each against its name,
+ * and call cb(i, data, len, payload) for each one found (`data` valid
+ * during the call only).  Missing nodes get no call.  Returns 0, the
+ * callback's non-zero value, DH_ECORRUPT naming the key of a node whose
+ * bytes do not hash to its name (no call for it), DH_EUSAGE for a
+ * malformed name, DH_EIO, DH_ENOMEM.
+ */
+int dh_node_get_many(struct dh_store *st, const char *const *hexes, size_t n, dh_get_cb cb, void *payload);
+
+/*
  * A batch of nodes written with as few round trips and syncs as the backend
  * allows.  dh_node_batch_add() copies the bytes and returns the name;
  * dh_node_batch_write() stores everything added so far (children must be
