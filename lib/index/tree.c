@@ -782,6 +782,34 @@ static int cache_get(struct dh_node_cache *c, const struct dh_tree_ctx *tc, cons
 	return 0;
 }
 
+int dh_node_cache_add(struct dh_node_cache *c, const char *hex, int ix, int level, const void *data, size_t len)
+{
+	struct dh_buf raw = { (char *)data, len, len };
+	struct centry *e;
+	int rc;
+
+	for (e = c->hash[hex_slot(c, hex)]; e; e = e->hnext)
+		if (!memcmp(e->hex, hex, DH_HASH_HEX))
+			return 0;
+	if (!(e = calloc(1, sizeof(*e))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	if ((rc = dh_arena_new(&e->arena)) || (rc = dec_node(&e->nd, e->arena, &raw, hex, ix, level))) {
+		dh_arena_free(e->arena);
+		free(e);
+		return rc;
+	}
+	memcpy(e->hex, hex, DH_HASH_HEX);
+	e->hex[DH_HASH_HEX] = '\0';
+	e->bytes = dh_arena_used(e->arena) + sizeof(*e);
+	e->hnext = c->hash[hex_slot(c, hex)];
+	c->hash[hex_slot(c, hex)] = e;
+	lru_front(c, e);
+	c->bytes += e->bytes;
+	c->n++;
+	evict(c);
+	return 0;
+}
+
 static void cache_put(struct centry *e)
 {
 	if (e)
@@ -942,7 +970,8 @@ int dh_tree_iter_next(struct dh_tree_iter *it, const struct dh_datom **out)
 
 		while (d >= 0 && it->lv[d].pos + 1 >= it->lv[d].nd.n)
 			d--;
-		if (d < 0) {
+		/* the next subtree starts past the upper bound: done, without reading it */
+		if (d < 0 || (it->has_hi && dh_bound_cmp(&it->c, &it->lv[d].nd.items[it->lv[d].pos + 1].k, &it->hi) > 0)) {
 			it->done = 1;
 			return 0;
 		}
