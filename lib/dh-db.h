@@ -263,6 +263,13 @@ enum dh_index {
 };
 
 /*
+ * dh_db_depth() - the levels of the current index tree `ix` from its root
+ * to its leaves (1: the root is a leaf; 0: the tree is empty).  A lookup
+ * in it reads that many nodes.
+ */
+int dh_db_depth(const struct dh_db *db, enum dh_index ix);
+
+/*
  * A bound on an index: the first `n` components of the index's own order
  * (EAVT: e a v tx; AEVT: a e v tx; AVET: a v e tx) are set, the rest are
  * ignored.  n = 0 is unbounded.
