@@ -26,6 +26,7 @@
  * compare-and-swap only after everything is durable.  The stack is explicit, so long commit chains cannot
  * overflow the C stack.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,33 @@ struct frame {
 	size_t n, cap;
 };
 
+/* Nodes queued for writing, in order, and the put_many arguments for them. */
+struct batch {
+	struct pend **p;
+	size_t n, cap, bytes;
+	struct dh_kv *kvs;
+	char (*keys)[DH_NODE_KEY_LEN + 1];
+	size_t kcap;
+};
+
+/*
+ * The writer thread writes one batch while the walk reads the source and
+ * fills the next, so the destination stores while the source is read.  The
+ * destination handle is used by one thread at a time: the writer holds
+ * dst_lock for put_many, the walk for has_many.
+ */
+struct writer {
+	pthread_t thread;
+	int running, stop, busy;
+	pthread_mutex_t lock;      /* guards busy, stop, rc, msg and the handoff */
+	pthread_cond_t cond;
+	pthread_mutex_t dst_lock;
+	struct dh_store *dst;
+	struct batch *b;           /* being written while busy */
+	int rc;                    /* the first failure, kept */
+	char *msg;
+};
+
 struct syncer {
 	struct dh_store *src, *dst;
 	const struct dh_sync_opts *o;
@@ -80,12 +108,10 @@ struct syncer {
 	char (*wkeys)[DH_NODE_KEY_LEN + 1];
 	struct pend **got;
 	size_t wcap;
-	/* the write queue: pends whose bytes go out in the next put_many */
-	struct pend **q;
-	size_t qn, qcap, qbytes;
-	struct dh_kv *kvs;
-	char (*qkeys)[DH_NODE_KEY_LEN + 1];
-	size_t kcap;
+	/* the write queue (filled by the walk) and the batch the writer writes */
+	struct batch *q, *flying;
+	struct batch b[2];
+	struct writer w;
 	uint64_t last_progress;
 };
 
@@ -178,48 +204,129 @@ static int fetched(size_t i, const void *data, size_t len, void *payload)
 	return rc;
 }
 
-/* ---- the write queue ---- */
+/* ---- the write queue and the writer thread ---- */
 
-static int queue_write(struct syncer *s)
+static void *writer_main(void *arg)
 {
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		int rc;
+
+		while (!w->busy && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->busy)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		pthread_mutex_lock(&w->dst_lock);
+		rc = dh_store_put_many(w->dst, w->b->kvs, w->b->n);
+		pthread_mutex_unlock(&w->dst_lock);
+		pthread_mutex_lock(&w->lock);
+		if (rc && !w->rc) {
+			w->rc = rc;
+			w->msg = strdup(dh_errmsg());
+		}
+		w->busy = 0;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int writer_start(struct syncer *s)
+{
+	struct writer *w = &s->w;
+
+	w->dst = s->dst;
+	if (pthread_create(&w->thread, NULL, writer_main, w))
+		return dh_error_set(DH_ENOMEM, "cannot start a thread to write '%s'", dh_store_uri(s->dst));
+	w->running = 1;
+	return 0;
+}
+
+/*
+ * Wait until the writer has written its batch, and give its pends back.
+ * Returns 0 or the first write that failed (its message).
+ */
+static int writer_wait(struct syncer *s)
+{
+	struct writer *w = &s->w;
 	int rc;
 
-	if (!s->qn)
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+	rc = w->rc;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < s->flying->n; i++)
+		pend_release(s, s->flying->p[i]);
+	s->flying->n = 0;
+	s->flying->bytes = 0;
+	return rc ? dh_error_set(rc, "%s", w->msg ? w->msg : dh_strerror(rc)) : 0;
+}
+
+static void writer_stop(struct syncer *s)
+{
+	struct writer *w = &s->w;
+
+	if (!w->running)
+		return;
+	writer_wait(s);
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->running = 0;
+}
+
+/* Hand the queue to the writer (once it is done with the last batch). */
+static int queue_write(struct syncer *s)
+{
+	struct batch *b = s->q;
+	int rc;
+
+	if (!b->n)
 		return 0;
-	if ((rc = grow((void **)&s->kvs, &s->kcap, s->qn, sizeof(*s->kvs))))
+	if ((rc = writer_wait(s)))
 		return rc;
-	if (!(s->qkeys = realloc(s->qkeys, s->kcap * sizeof(*s->qkeys))))
+	if ((rc = grow((void **)&b->kvs, &b->kcap, b->n, sizeof(*b->kvs))))
+		return rc;
+	if (!(b->keys = realloc(b->keys, b->kcap * sizeof(*b->keys))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
-	for (size_t i = 0; i < s->qn; i++) {
-		dh_node_key(s->qkeys[i], s->q[i]->hex);
-		s->kvs[i].key = s->qkeys[i];
-		s->kvs[i].data = s->q[i]->bytes.data;
-		s->kvs[i].len = s->q[i]->bytes.len;
+	for (size_t i = 0; i < b->n; i++) {
+		dh_node_key(b->keys[i], b->p[i]->hex);
+		b->kvs[i].key = b->keys[i];
+		b->kvs[i].data = b->p[i]->bytes.data;
+		b->kvs[i].len = b->p[i]->bytes.len;
 	}
-	if ((rc = dh_store_put_many(s->dst, s->kvs, s->qn)))
-		return rc;
-	for (size_t i = 0; i < s->qn; i++)
-		pend_release(s, s->q[i]);
-	s->qn = 0;
-	s->qbytes = 0;
+	s->q = s->flying;
+	s->flying = b;
+	pthread_mutex_lock(&s->w.lock);
+	s->w.b = b;
+	s->w.busy = 1;
+	pthread_cond_signal(&s->w.cond);
+	pthread_mutex_unlock(&s->w.lock);
 	return 0;
 }
 
 /* Queue `p` (all of its children are queued or present) for writing; it is the queue's now. */
 static int emit(struct syncer *s, struct pend *p)
 {
+	struct batch *b = s->q;
 	int rc;
 
 	s->st.nodes_copied++;
 	s->st.bytes_copied += p->bytes.len;
 	if ((rc = nodeset_mark(&s->names, p->hex, DONE)) < 0 || (s->o && s->o->dry_run) ||
-	    (rc = grow((void **)&s->q, &s->qcap, s->qn + 1, sizeof(*s->q)))) {
+	    (rc = grow((void **)&b->p, &b->cap, b->n + 1, sizeof(*b->p)))) {
 		pend_release(s, p);
 		return rc < 0 ? rc : 0;
 	}
-	s->q[s->qn++] = p;
-	s->qbytes += p->bytes.len;
-	return s->qbytes >= WRITE_BYTES || s->qn >= WRITE_NODES ? queue_write(s) : 0;
+	b->p[b->n++] = p;
+	b->bytes += p->bytes.len;
+	return b->bytes >= WRITE_BYTES || b->n >= WRITE_NODES ? queue_write(s) : 0;
 }
 
 /* ---- the walk ---- */
@@ -241,7 +348,10 @@ static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 		dh_node_key(s->keys[i], s->ask[i]);
 		s->kp[i] = s->keys[i];
 	}
-	if ((rc = dh_store_has_many(s->dst, s->kp, n, s->found)))
+	pthread_mutex_lock(&s->w.dst_lock);
+	rc = dh_store_has_many(s->dst, s->kp, n, s->found);
+	pthread_mutex_unlock(&s->w.dst_lock);
+	if (rc)
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (s->found[i]) {
@@ -255,8 +365,8 @@ static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 		if (rc < 0)
 			return rc;
 	}
-	/* write now: a backend that does not wait for its writes stores them while the source is read */
-	if (s->qbytes >= WRITE_BYTES / 4)
+	/* write now, while the source is read */
+	if (s->q->bytes >= WRITE_BYTES / 4)
 		return queue_write(s);
 	return 0;
 }
@@ -602,7 +712,7 @@ static int sync_branch(struct syncer *s, const char *branch)
 	if (dry) {
 		what = "would move";
 	} else {
-		if ((rc = queue_write(s)) || (rc = dh_store_flush(s->dst)))
+		if ((rc = queue_write(s)) || (rc = writer_wait(s)) || (rc = dh_store_flush(s->dst)))
 			return rc;
 		if ((rc = dh_head_cas(s->dst, branch, have_old ? old : NULL, head)))
 			return rc;
@@ -625,14 +735,19 @@ int dh_sync(struct dh_store *src, struct dh_store *dst, const struct dh_sync_opt
 	s.src = src;
 	s.dst = dst;
 	s.o = opts;
+	s.q = &s.b[0];
+	s.flying = &s.b[1];
 	nodeset_init(&s.names);
+	pthread_mutex_init(&s.w.lock, NULL);
+	pthread_mutex_init(&s.w.dst_lock, NULL);
+	pthread_cond_init(&s.w.cond, NULL);
 	if ((rc = io_branches(src, opts ? opts->branch : NULL, &branches)))
 		goto out;
 	if (!branches.len) {
 		rc = dh_error_set(DH_ENOTFOUND, "store '%s' holds no database (no heads)", dh_store_uri(src));
 		goto out;
 	}
-	if ((rc = sync_format(&s)))
+	if ((rc = sync_format(&s)) || (!(opts && opts->dry_run) && (rc = writer_start(&s))))
 		goto out;
 	for (size_t i = 0; i < branches.len && !rc; i += strlen(branches.data + i) + 1)
 		rc = sync_branch(&s, branches.data + i);
@@ -641,8 +756,18 @@ out:
 		*stats = s.st;
 	if (opts && opts->progress)
 		opts->progress(&s.st, opts->payload);
-	for (size_t i = 0; i < s.qn; i++)
-		pend_release(&s, s.q[i]);
+	writer_stop(&s);
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < s.b[k].n; i++)
+			pend_release(&s, s.b[k].p[i]);
+		free(s.b[k].p);
+		free(s.b[k].kvs);
+		free(s.b[k].keys);
+	}
+	free(s.w.msg);
+	pthread_mutex_destroy(&s.w.lock);
+	pthread_mutex_destroy(&s.w.dst_lock);
+	pthread_cond_destroy(&s.w.cond);
 	for (size_t i = 0; i < s.nspare; i++)
 		pend_free(s.spare[i]);
 	free(s.spare);
@@ -655,9 +780,6 @@ out:
 	free(s.wkeys);
 	free(s.wkp);
 	free(s.got);
-	free(s.q);
-	free(s.kvs);
-	free(s.qkeys);
 	nodeset_release(&s.names);
 	dh_buf_release(&branches);
 	return rc;
