@@ -20,10 +20,12 @@
  * still waits in an older frame takes it over, so every node is queued
  * after all of its children.  The queue goes to the destination in order,
  * in batches of a few megabytes (one transaction or pipeline per batch
- * where the backend can), and is also written just after each has_many, so
- * that a backend that does not wait for its writes (Redis) stores them
- * while the source is read.  The destination's head moves by
- * compare-and-swap only after everything is durable.  The stack is explicit, so long commit chains cannot
+ * where the backend can), each handed to a writer thread that writes it
+ * while the walk reads the source and fills the next; it is also handed
+ * over just after each has_many, so the destination is busy while the
+ * source is read.  One batch is in flight at a time, so batches land in
+ * order.  The destination's head moves by compare-and-swap only after the
+ * last batch is written and everything is durable.  The stack is explicit, so long commit chains cannot
  * overflow the C stack.
  */
 #include <pthread.h>
