@@ -1001,7 +1001,12 @@ static int ddb_open(struct dh_store **out, const struct dh_uri *uri, unsigned fl
 	}
 	if ((rc = dh_http_new(&s->http, retries, timeout, ddb_retryable)))
 		goto fail;
-	rc = describe(s, status, sizeof(status));
+	/*
+	 * A read-only open is not checked: its first read finds a missing
+	 * table as clearly (ResourceNotFoundException), and a table keyed
+	 * otherwise refuses the read.
+	 */
+	rc = flags & DH_STORE_RDONLY ? 0 : describe(s, status, sizeof(status));
 	if (rc == DH_ENOTFOUND && (flags & DH_STORE_CREATE))
 		rc = create_table(s);
 	if (rc)

@@ -620,7 +620,9 @@ static int gs_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 		free(s->project);
 		s->project = strdup(getenv("GOOGLE_CLOUD_PROJECT"));
 	}
-	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)) || (rc = probe(s, flags)))
+	/* read-only: the first read answers what the probe would (see s3.c) */
+	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)) ||
+	    (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags))))
 		goto fail;
 	*out = &s->base;
 	return 0;

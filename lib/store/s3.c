@@ -752,7 +752,11 @@ static int s3_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 	}
 	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)))
 		goto fail;
-	if ((rc = probe(s, flags)))
+	/*
+	 * A reader's first request (format and head) answers the same questions
+	 * with the same messages, so a read-only open costs no listing.
+	 */
+	if (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags)))
 		goto fail;
 	free(ep);
 	*out = &s->base;
