@@ -10,7 +10,11 @@
  * dh_store_has_many() on the destination, together with the children of
  * the siblings that wait to be entered after it (asked ahead, so entering
  * those costs no round trip), and those missing are read from the source
- * in one dh_store_get_many(), each one hashed against its name.
+ * in one dh_store_get_many(), each one hashed against its name.  While the
+ * destination lacks everything it is asked about (a first copy), children
+ * are taken as missing without asking but for one set in BARREN_PROBE:
+ * should that be wrong, a node is written that was there already, which is
+ * harmless; a node the destination lacks is never skipped.
  *
  * Order: children without children of their own (leaves, log and schema
  * nodes) are queued for writing at once; the others wait in their
@@ -39,6 +43,8 @@
 #define WRITE_BYTES (4u << 20)   /* the queue is written from this size on ... */
 #define WRITE_NODES 4096         /* ... or this many nodes */
 #define LOOKAHEAD 8192           /* names asked ahead in one has_many */
+#define BARREN_ASKS 2            /* asks finding nothing present before asks are skipped ... */
+#define BARREN_PROBE 16          /* ... but for one in this many */
 #define KID (DH_HASH_HEX + 1)    /* bytes of one child name in pend.kids */
 
 /* flags of a name in syncer.names */
@@ -114,6 +120,8 @@ struct syncer {
 	struct batch *q, *flying;
 	struct batch b[2];
 	struct writer w;
+	unsigned barren;           /* asks in a row (of 16 names or more) that found nothing present */
+	unsigned unasked;          /* children sets taken as missing since, unasked */
 	uint64_t last_progress;
 };
 
@@ -341,7 +349,7 @@ static int emit(struct syncer *s, struct pend *p)
  */
 static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 {
-	size_t i;
+	size_t i, present;
 	int rc;
 
 	if (!n)
@@ -355,6 +363,12 @@ static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 	pthread_mutex_unlock(&s->w.dst_lock);
 	if (rc)
 		return rc;
+	for (i = 0, present = 0; i < n; i++)
+		present += s->found[i] != 0;
+	if (present)
+		s->barren = 0;
+	else if (n >= 16)
+		s->barren++;
 	for (i = 0; i < n; i++) {
 		if (s->found[i]) {
 			s->st.nodes_present++;
@@ -553,6 +567,17 @@ static int enter(struct syncer *s, struct pend *p)
 			pend_release(s, w);
 			return rc;
 		}
+	}
+	/*
+	 * The destination lacked everything it was asked about lately (a
+	 * first copy): take these children as missing without asking, and ask
+	 * again now and then.  Wrong, this copies a node dst has (which is
+	 * harmless), never skips one it lacks.
+	 */
+	if (n && s->barren >= BARREN_ASKS && ++s->unasked % BARREN_PROBE) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(s->want[nwant++], s->ask[i], KID);
+		n = 0;
 	}
 	/* a round trip is due: ask about the children of the waiting siblings too */
 	own = n;
