@@ -41,7 +41,8 @@
 #include "io/walk.h"
 
 #define WRITE_BYTES (4u << 20)   /* the queue is written from this size on ... */
-#define WRITE_NODES 4096         /* ... or this many nodes */
+#define WRITE_NODES 4096         /* ... or this many nodes, */
+#define WRITE_IDLE (256u << 10)  /* ... or from this size when the writer is idle */
 #define LOOKAHEAD 8192           /* names asked ahead in one has_many */
 #define BARREN_ASKS 2            /* asks finding nothing present before asks are skipped ... */
 #define BARREN_PROBE 16          /* ... but for one in this many */
@@ -291,6 +292,22 @@ static void writer_stop(struct syncer *s)
 	w->running = 0;
 }
 
+/*
+ * Whether the writer has nothing to write: then a small batch goes out at
+ * once (the destination is kept busy, and what a has_many waits behind
+ * stays small); while it writes, the queue grows to WRITE_BYTES (a backend
+ * that waits for its writes gets fewer, larger batches).
+ */
+static int writer_idle(struct syncer *s)
+{
+	int idle;
+
+	pthread_mutex_lock(&s->w.lock);
+	idle = !s->w.busy;
+	pthread_mutex_unlock(&s->w.lock);
+	return idle;
+}
+
 /* Hand the queue to the writer (once it is done with the last batch). */
 static int queue_write(struct syncer *s)
 {
@@ -336,7 +353,9 @@ static int emit(struct syncer *s, struct pend *p)
 	}
 	b->p[b->n++] = p;
 	b->bytes += p->bytes.len;
-	return b->bytes >= WRITE_BYTES || b->n >= WRITE_NODES ? queue_write(s) : 0;
+	if (b->bytes >= WRITE_BYTES || b->n >= WRITE_NODES || (b->bytes >= WRITE_IDLE && writer_idle(s)))
+		return queue_write(s);
+	return 0;
 }
 
 /* ---- the walk ---- */
@@ -382,7 +401,7 @@ static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 			return rc;
 	}
 	/* write now, while the source is read */
-	if (s->q->bytes >= WRITE_BYTES / 4)
+	if (s->q->bytes >= WRITE_IDLE)
 		return queue_write(s);
 	return 0;
 }
