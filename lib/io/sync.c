@@ -45,7 +45,7 @@
 #define WRITE_IDLE (256u << 10)  /* ... or from this size when the writer is idle */
 #define LOOKAHEAD 8192           /* names asked ahead in one has_many */
 #define BARREN_ASKS 2            /* asks finding nothing present before asks are skipped ... */
-#define BARREN_PROBE 16          /* ... but for one in this many */
+#define BARREN_PROBE 32          /* ... but for one in this many */
 #define KID (DH_HASH_HEX + 1)    /* bytes of one child name in pend.kids */
 
 /* flags of a name in syncer.names */
@@ -388,6 +388,7 @@ static int ask(struct syncer *s, size_t n, size_t own, size_t *nwant)
 		s->barren = 0;
 	else if (n >= 16)
 		s->barren++;
+	s->unasked = 0;
 	for (i = 0; i < n; i++) {
 		if (s->found[i]) {
 			s->st.nodes_present++;
@@ -590,10 +591,11 @@ static int enter(struct syncer *s, struct pend *p)
 	/*
 	 * The destination lacked everything it was asked about lately (a
 	 * first copy): take these children as missing without asking, and ask
-	 * again now and then.  Wrong, this copies a node dst has (which is
-	 * harmless), never skips one it lacks.
+	 * again after BARREN_PROBE such sets, once the writer is idle (an ask
+	 * waits for the writes before it).  Wrong, this copies a node dst has
+	 * (which is harmless), never skips one it lacks.
 	 */
-	if (n && s->barren >= BARREN_ASKS && ++s->unasked % BARREN_PROBE) {
+	if (n && s->barren >= BARREN_ASKS && (++s->unasked < BARREN_PROBE || !writer_idle(s))) {
 		for (size_t i = 0; i < n; i++)
 			memcpy(s->want[nwant++], s->ask[i], KID);
 		n = 0;
