@@ -586,9 +586,22 @@ static int send_mset(struct rd_store *rs, const struct dh_kv *kvs, size_t k, str
 	size_t head = hdr->len, n;
 
 	for (size_t i = 0; i < k && !rc; i++) {
+		size_t klen = strlen(kvs[i].key);
+		char num[48];
+		int m;
+
+		/* [CRLF ending the last value] $<key length> CRLF prefix key CRLF $<value length> CRLF */
 		at[i] = hdr->len;
-		rc = dh_buf_addf(hdr, "%s$%zu\r\n%s%s\r\n$%zu\r\n", i ? "\r\n" : "", rs->plen + strlen(kvs[i].key), rs->prefix,
-				 kvs[i].key, kvs[i].len);
+		m = snprintf(num, sizeof(num), "%s$%zu\r\n", i ? "\r\n" : "", rs->plen + klen);
+		rc = dh_buf_add(hdr, num, (size_t)m);
+		if (!rc)
+			rc = dh_buf_add(hdr, rs->prefix, rs->plen);
+		if (!rc)
+			rc = dh_buf_add(hdr, kvs[i].key, klen);
+		if (!rc) {
+			m = snprintf(num, sizeof(num), "\r\n$%zu\r\n", kvs[i].len);
+			rc = dh_buf_add(hdr, num, (size_t)m);
+		}
 	}
 	if (rc)
 		return dh_error_set(DH_ENOMEM, "out of memory");
