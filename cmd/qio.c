@@ -55,12 +55,9 @@ int qio_open(struct qio_db *d, const char *uri, const struct qio_view *v)
 	free(resolved);
 	if (rc)
 		return dh_error_prefix(rc, "cannot open store '%s'", tool_uri(uri));
-	if ((rc = dh_db_open(&d->db, d->st, v->branch))) {
-		if (rc == DH_ENOTFOUND)
-			dh_error_set(rc, "no database on branch '%s' in '%s'", v->branch ? v->branch : DH_DEFAULT_BRANCH,
-			             tool_uri(uri));
+	/* the library's message names the branch and the store, or what the store could not find (a bucket) */
+	if ((rc = dh_db_open(&d->db, d->st, v->branch)))
 		goto fail;
-	}
 	cur = d->db;
 	if (v->history) {
 		if ((rc = dh_db_history(&d->view, cur)))

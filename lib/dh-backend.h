@@ -62,7 +62,7 @@ extern "C" {
  * and the plugin symbols.  Bumped whenever any of them changes shape or
  * meaning; a backend built against another version is refused.
  */
-#define DH_BACKEND_API_VERSION 1
+#define DH_BACKEND_API_VERSION 2
 
 struct dh_store_ops;
 
@@ -143,6 +143,12 @@ struct dh_store_ops {
 	 * calls get() per key.
 	 */
 	int (*get_many)(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload);
+	/*
+	 * Optional, added last: set found[i] to 1 or 0 as keys[i] exists or
+	 * not, in few round trips (see dh_store_has_many).  NULL: the library
+	 * calls has() per key.
+	 */
+	int (*has_many)(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found);
 };
 
 /*

@@ -263,6 +263,13 @@ enum dh_index {
 };
 
 /*
+ * dh_db_depth() - the levels of the current index tree `ix` from its root
+ * to its leaves (1: the root is a leaf; 0: the tree is empty).  A lookup
+ * in it reads that many nodes.
+ */
+int dh_db_depth(const struct dh_db *db, enum dh_index ix);
+
+/*
  * A bound on an index: the first `n` components of the index's own order
  * (EAVT: e a v tx; AEVT: a e v tx; AVET: a v e tx) are set, the rest are
  * ignored.  n = 0 is unbounded.
@@ -459,6 +466,15 @@ void dh_loader_free(struct dh_loader *l);
  */
 typedef int (*dh_child_cb)(const char *hex, void *payload);
 int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload);
+
+/*
+ * dh_node_links() - dh_node_children() for copying: a node whose first
+ * bytes name a kind that refers to no node (leaf, log, schema) is taken at
+ * its word and not decoded further, so it is never reported malformed.
+ * For nodes whose bytes were checked against their names, when only the
+ * graph matters (dh_sync); dh-verify uses dh_node_children().
+ */
+int dh_node_links(const void *data, size_t len, dh_child_cb cb, void *payload);
 
 /*
  * dh_node_kind() - a static name of the node's kind ("commit", "branch",

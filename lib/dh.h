@@ -245,6 +245,16 @@ int dh_store_get_many(struct dh_store *st, const char *const *keys, size_t n, dh
 /* dh_store_has() - 1 if `key` exists, 0 if not, or a negative error. */
 int dh_store_has(struct dh_store *st, const char *key);
 
+/*
+ * dh_store_has_many() - which of `n` keys exist, with as few round trips as
+ * the backend allows (PostgreSQL: one query per thousand keys; Redis:
+ * pipelined EXISTS; DynamoDB: BatchGetItem of keys only; S3 and GCS: many
+ * requests in flight; others: one has per key).  Sets found[i] to 1 when
+ * keys[i] exists and to 0 when not.  Returns 0, DH_EUSAGE for a bad key,
+ * DH_EIO, DH_ENOMEM; found[] is undefined after an error.
+ */
+int dh_store_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found);
+
 /* dh_store_del() - delete `key`; deleting a missing key is success. */
 int dh_store_del(struct dh_store *st, const char *key);
 
@@ -345,6 +355,17 @@ int dh_node_get(struct dh_store *st, const char *hex, struct dh_buf *out);
 
 /* dh_node_has() - 1 if node `hex` is stored, 0 if not, or an error. */
 int dh_node_has(struct dh_store *st, const char *hex);
+
+/*
+ * dh_node_get_many() - read the `n` nodes named in hexes[] with one
+ * dh_store_get_many() (few round trips), checking each against its name,
+ * and call cb(i, data, len, payload) for each one found (`data` valid
+ * during the call only).  Missing nodes get no call.  Returns 0, the
+ * callback's non-zero value, DH_ECORRUPT naming the key of a node whose
+ * bytes do not hash to its name (no call for it), DH_EUSAGE for a
+ * malformed name, DH_EIO, DH_ENOMEM.
+ */
+int dh_node_get_many(struct dh_store *st, const char *const *hexes, size_t n, dh_get_cb cb, void *payload);
 
 /*
  * A batch of nodes written with as few round trips and syncs as the backend

@@ -228,28 +228,35 @@ static const char *kind_of(const struct dh_val *v)
 	return NULL;
 }
 
+/* Decode the bytes of node `hex`, which must be of kind `kind`, into *out. */
+static int node_decode(const void *data, size_t len, const char *hex, const char *kind, struct dh_arena *a,
+	struct dh_val *out)
+{
+	char key[DH_NODE_KEY_LEN + 1];
+	const char *k;
+	size_t used;
+
+	dh_node_key(key, hex);
+	if (dh_cbor_decode(out, a, data, len, &used) || used != len)
+		return dh_error_set(DH_ECORRUPT, "node '%s' is not valid CBOR", key);
+	k = kind_of(out);
+	if (!k || strcmp(k, kind))
+		return dh_error_set(DH_ECORRUPT, "node '%s' is not a %s node", key, kind);
+	return 0;
+}
+
 int node_read(struct dh_store *st, const char *hex, const char *kind, struct dh_arena *a, struct dh_val *out)
 {
 	struct dh_buf raw = DH_BUF_INIT;
 	char key[DH_NODE_KEY_LEN + 1];
-	const char *k;
-	size_t used;
 	int rc;
 
 	dh_node_key(key, hex);
 	rc = dh_node_get(st, hex, &raw);
 	if (rc == DH_ENOTFOUND)
 		rc = dh_error_set(DH_ECORRUPT, "missing node '%s'", key);
-	if (rc)
-		goto out;
-	if (dh_cbor_decode(out, a, (const unsigned char *)raw.data, raw.len, &used) || used != raw.len) {
-		rc = dh_error_set(DH_ECORRUPT, "node '%s' is not valid CBOR", key);
-		goto out;
-	}
-	k = kind_of(out);
-	if (!k || strcmp(k, kind))
-		rc = dh_error_set(DH_ECORRUPT, "node '%s' is not a %s node", key, kind);
-out:
+	if (!rc)
+		rc = node_decode(raw.data, raw.len, hex, kind, a, out);
 	dh_buf_release(&raw);
 	return rc;
 }
@@ -305,6 +312,44 @@ int dh_node_children(const void *data, size_t len, dh_child_cb cb, void *payload
 out:
 	dh_arena_free(a);
 	return rc;
+}
+
+/*
+ * The kind of a node from its first bytes: every node is a CBOR array
+ * whose first item is its kind as a short text string.  NULL otherwise.
+ */
+static const char *peek_kind(const unsigned char *p, size_t len)
+{
+	static const char *const kinds[] = { "dh/commit", "dh/branch", "dh/leaf", "dh/log", "dh/schema" };
+	size_t at = 1, n;
+
+	if (len < 2 || p[0] >> 5 != 4)
+		return NULL;
+	if ((p[0] & 31) == 24)
+		at = 2;
+	else if ((p[0] & 31) == 25)
+		at = 3;
+	else if ((p[0] & 31) == 26)
+		at = 5;
+	else if ((p[0] & 31) > 23)
+		return NULL;
+	if (at >= len || p[at] >> 5 != 3 || (n = p[at] & 31) > 23 || len - at - 1 < n)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == n && !memcmp(p + at + 1, kinds[i], n))
+			return kinds[i] + 3;
+	return NULL;
+}
+
+int dh_node_links(const void *data, size_t len, dh_child_cb cb, void *payload)
+{
+	const char *k = peek_kind(data, len);
+
+	if (k && (!strcmp(k, "leaf") || !strcmp(k, "log") || !strcmp(k, "schema")))
+		return 0;
+	if (k && !strcmp(k, "branch"))
+		return dh_tree_children(data, len, cb, payload);
+	return dh_node_children(data, len, cb, payload);
 }
 
 /*
@@ -839,9 +884,72 @@ void core_unref(struct core *k)
 	free(k);
 }
 
+/* The current trees whose roots core_read() fetches with the schema: entity and value lookups. */
+static const int root_prefetch[] = { DH_EAVT, DH_AVET };
+
+static int core_read_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	struct dh_buf *raw = payload;
+
+	dh_buf_reset(&raw[i]);
+	return dh_buf_add(&raw[i], data, len);
+}
+
+/*
+ * Read what every reader of commit k->c needs next in one round trip: the
+ * schema and the log tail into raw[0] and raw[1..ntail] (*rawp, an array
+ * the caller releases with core_read_release), and the roots of the trees
+ * point lookups start from, into the node cache.  A missing schema or log
+ * node is corruption; a root that is missing or malformed is left for the
+ * tree read that needs it to report.
+ */
+static int core_read(struct core *k, struct dh_buf **rawp)
+{
+	size_t n = 1 + k->c.ntail, m = n, i;
+	const char **names = malloc((n + 2) * sizeof(*names));
+	struct dh_buf *raw = calloc(n + 2, sizeof(*raw));
+	char key[DH_NODE_KEY_LEN + 1];
+	int rc = 0;
+
+	*rawp = raw;
+	if (!names || !raw) {
+		free(names);
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	}
+	names[0] = k->c.schema;
+	for (i = 0; i < k->c.ntail; i++)
+		names[1 + i] = k->c.tail[i];
+	for (i = 0; i < 2; i++)
+		if (k->c.roots[root_prefetch[i]].hex[0])
+			names[m++] = k->c.roots[root_prefetch[i]].hex;
+	rc = dh_node_get_many(k->st, names, m, core_read_cb, raw);
+	for (i = 0; i < n && !rc; i++)
+		if (!raw[i].data) {
+			dh_node_key(key, names[i]);
+			rc = dh_error_set(DH_ECORRUPT, "missing node '%s'", key);
+		}
+	for (i = 0, m = n; i < 2 && !rc; i++) {
+		const struct dh_tree_root *r = &k->c.roots[root_prefetch[i]];
+
+		if (r->hex[0] && raw[m].data)
+			(void)dh_node_cache_add(k->cache, r->hex, root_prefetch[i], (int)r->level, raw[m].data, raw[m].len);
+		m += r->hex[0] != 0;
+	}
+	free(names);
+	return rc;
+}
+
+static void core_read_release(struct core *k, struct dh_buf *raw)
+{
+	for (size_t i = 0; raw && i < 3 + k->c.ntail; i++)
+		dh_buf_release(&raw[i]);
+	free(raw);
+}
+
 int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch)
 {
 	struct core *k = calloc(1, sizeof(*k));
+	struct dh_buf *raw = NULL;
 	struct dh_val v;
 	char key[DH_NODE_KEY_LEN + 1];
 	struct event *heap = NULL;
@@ -864,15 +972,19 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 	dh_node_key(key, hex);
 	if ((rc = node_read(st, hex, "commit", k->arena, &v)) || (rc = commit_decode(&k->c, &v, key)))
 		goto fail;
+	if ((rc = core_read(k, &raw)))
+		goto fail;
 	dh_node_key(key, k->c.schema);
-	if ((rc = node_read(st, k->c.schema, "schema", k->arena, &v)) || (rc = schema_decode(&k->schema, &v, key)))
+	if ((rc = node_decode(raw[0].data, raw[0].len, k->c.schema, "schema", k->arena, &v)) ||
+	    (rc = schema_decode(&k->schema, &v, key)))
 		goto fail;
 	for (i = 0; i < k->c.ntail; i++) {
 		struct event *ev;
 		size_t n;
 
 		dh_node_key(key, k->c.tail[i]);
-		if ((rc = node_read(st, k->c.tail[i], "log", k->arena, &v)) || (rc = log_decode(k->arena, &v, key, &ev, &n)))
+		if ((rc = node_decode(raw[1 + i].data, raw[1 + i].len, k->c.tail[i], "log", k->arena, &v)) ||
+		    (rc = log_decode(k->arena, &v, key, &ev, &n)))
 			goto fail;
 		if (k->ntail + n > cap) {
 			struct event *nt;
@@ -898,10 +1010,12 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 		memcpy(k->tail, heap, k->ntail * sizeof(*k->tail));
 	}
 	free(heap);
+	core_read_release(k, raw);
 	*out = k;
 	return 0;
 fail:
 	free(heap);
+	core_read_release(k, raw);
 	core_unref(k);
 	return rc;
 }

@@ -9,6 +9,7 @@
  * history views see every event; as-of groups the history by (e a v) and
  * keeps the last event at or before t if it is an assertion.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,18 +47,60 @@ int dh_db_open_commit(struct dh_db **out, struct dh_store *st, const char *hex)
 	return rc;
 }
 
-/* A store written by another format (or a later version) is refused, not misread. */
-static int check_format(struct dh_store *st)
-{
-	struct dh_buf b = DH_BUF_INIT;
-	int rc = dh_store_get(st, "format", &b);
+struct opening {
+	struct dh_buf format, head;
+	int has_format, has_head;
+};
 
-	if (rc == DH_ENOTFOUND)
-		rc = 0;   /* a bare copy of nodes and heads is still readable */
-	else if (!rc && strcmp(b.data, DH_FORMAT_TEXT))
+static int opening_cb(size_t i, const void *data, size_t len, void *payload)
+{
+	struct opening *o = payload;
+
+	if (i == 0) {
+		o->has_format = 1;
+		return dh_buf_add(&o->format, data, len);
+	}
+	o->has_head = 1;
+	return dh_buf_add(&o->head, data, len);
+}
+
+/*
+ * Read `format` and the head of `branch` in one round trip.  A store
+ * written by another format (or a later version) is refused, not misread;
+ * a bare copy of nodes and heads (no format) is still readable.
+ */
+static int read_head(struct dh_store *st, const char *branch, char hex[DH_HASH_HEX + 1])
+{
+	struct opening o = { DH_BUF_INIT, DH_BUF_INIT, 0, 0 };
+	char key[DH_BRANCH_MAX + 8];
+	const char *keys[2] = { "format", key };
+	int rc = dh_branch_check(branch);
+
+	if (rc)
+		return rc;
+	snprintf(key, sizeof(key), "heads/%s", branch);
+	if ((rc = dh_store_get_many(st, keys, 2, opening_cb, &o)))
+		goto out;
+	if (o.has_format && strcmp(o.format.data ? o.format.data : "", DH_FORMAT_TEXT)) {
 		rc = dh_error_set(DH_ECORRUPT, "'format' of '%s' is '%.*s', not '%.*s'", dh_store_uri(st),
-			(int)strcspn(b.data, "\n"), b.data, (int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
-	dh_buf_release(&b);
+			(int)strcspn(o.format.data ? o.format.data : "", "\n"), o.format.data ? o.format.data : "",
+			(int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
+		goto out;
+	}
+	if (!o.has_head) {
+		rc = dh_error_set(DH_ENOTFOUND, "no database on branch '%s' in '%s'", branch, dh_store_uri(st));
+		goto out;
+	}
+	/* as dh_head_get() reads a head: 64 hex digits, a line end allowed */
+	while (o.head.len && (o.head.data[o.head.len - 1] == '\n' || o.head.data[o.head.len - 1] == '\r'))
+		o.head.data[--o.head.len] = '\0';
+	if (o.head.len != DH_HASH_HEX || strspn(o.head.data, "0123456789abcdef") != DH_HASH_HEX)
+		rc = dh_error_set(DH_ECORRUPT, "'%s' in store '%s' does not hold a node name", key, dh_store_uri(st));
+	else
+		memcpy(hex, o.head.data, DH_HASH_HEX + 1);
+out:
+	dh_buf_release(&o.format);
+	dh_buf_release(&o.head);
 	return rc;
 }
 
@@ -70,12 +113,7 @@ int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 	*out = NULL;
 	if (!branch)
 		branch = DH_DEFAULT_BRANCH;
-	if ((rc = check_format(st)))
-		return rc;
-	rc = dh_head_get(st, branch, hex);
-	if (rc == DH_ENOTFOUND)
-		return dh_error_set(DH_ENOTFOUND, "no database on branch '%s' in '%s'", branch, dh_store_uri(st));
-	if (rc)
+	if ((rc = read_head(st, branch, hex)))
 		return rc;
 	if ((rc = core_load(&k, st, hex, branch)))
 		return rc;
@@ -207,6 +245,13 @@ enum dh_schema_flexibility dh_db_flexibility(const struct dh_db *db) { return db
 int dh_db_keeps_history(const struct dh_db *db) { return !db->core->c.no_history; }
 int dh_db_is_history(const struct dh_db *db) { return db->history; }
 struct dh_store *dh_db_store(const struct dh_db *db) { return db->core->st; }
+
+int dh_db_depth(const struct dh_db *db, enum dh_index ix)
+{
+	const struct dh_tree_root *r = &db->core->c.roots[ix];
+
+	return r->hex[0] ? (int)r->level + 1 : 0;
+}
 
 const struct dh_attr *dh_db_attr(const struct dh_db *db, dh_aid aid)
 {

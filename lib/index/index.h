@@ -50,6 +50,13 @@ struct dh_node_cache;
 int dh_node_cache_new(struct dh_node_cache **out, size_t max_bytes);
 struct dh_node_cache *dh_node_cache_ref(struct dh_node_cache *c);
 void dh_node_cache_free(struct dh_node_cache *c);
+/*
+ * dh_node_cache_add() - decode node `hex` of index `ix` at `level` (-1:
+ * any) from `len` bytes the caller read and checked against the name, and
+ * keep it, unless the cache holds it already: a later read of the node
+ * costs no request.  Returns 0, DH_ECORRUPT (not such a node), DH_ENOMEM.
+ */
+int dh_node_cache_add(struct dh_node_cache *c, const char *hex, int ix, int level, const void *data, size_t len);
 
 struct dh_tree_ctx {
 	struct dh_node_cache *cache;   /* NULL: decode nodes per cursor */

@@ -1127,6 +1127,34 @@ static int cache_get(struct dh_node_cache *c, const struct dh_tree_ctx *tc, cons
 	return 0;
 }
 
+int dh_node_cache_add(struct dh_node_cache *c, const char *hex, int ix, int level, const void *data, size_t len)
+{
+	struct dh_buf raw = { (char *)data, len, len };
+	struct centry *e;
+	int rc;
+
+	for (e = c->hash[hex_slot(c, hex)]; e; e = e->hnext)
+		if (!memcmp(e->hex, hex, DH_HASH_HEX))
+			return 0;
+	if (!(e = calloc(1, sizeof(*e))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	if ((rc = dh_arena_new(&e->arena)) || (rc = dec_node(&e->nd, e->arena, &raw, hex, ix, level))) {
+		dh_arena_free(e->arena);
+		free(e);
+		return rc;
+	}
+	memcpy(e->hex, hex, DH_HASH_HEX);
+	e->hex[DH_HASH_HEX] = '\0';
+	e->bytes = dh_arena_used(e->arena) + sizeof(*e);
+	e->hnext = c->hash[hex_slot(c, hex)];
+	c->hash[hex_slot(c, hex)] = e;
+	lru_front(c, e);
+	c->bytes += e->bytes;
+	c->n++;
+	evict(c);
+	return 0;
+}
+
 static void cache_put(struct centry *e)
 {
 	if (e)
@@ -1185,6 +1213,50 @@ static int lv_load(struct dh_tree_iter *it, int d, const char *hex, int level)
 	return 0;
 }
 
+static int cache_has(const struct dh_node_cache *c, const char *hex)
+{
+	for (const struct centry *e = c->hash[hex_slot(c, hex)]; e; e = e->hnext)
+		if (!memcmp(e->hex, hex, DH_HASH_HEX))
+			return 1;
+	return 0;
+}
+
+struct pair {
+	struct dh_node_cache *cache;
+	int ix;
+	const char *const *names;
+};
+
+static int pair_add(size_t i, const void *data, size_t len, void *payload)
+{
+	struct pair *p = payload;
+
+	(void)dh_node_cache_add(p->cache, p->names[i], p->ix, 0, data, len);
+	return 0;
+}
+
+/*
+ * An EAVT lookup whose entity goes on into the next leaf reads both leaves
+ * in one round trip: the entity's other attributes are usually asked for
+ * next (a pull, more clauses on it).  Failures are left for the read that
+ * needs the leaf to report.
+ */
+static void leaf_pair(struct dh_tree_iter *it, const struct tnode *parent, size_t pos, const char *hex)
+{
+	char next[DH_HASH_HEX + 1];
+	const char *names[2];
+	struct pair p = { it->c.cache, it->c.ix, names };
+	size_t n = 0;
+
+	dh_hex(next, parent->items[pos + 1].child, DH_HASH_LEN);
+	if (!cache_has(it->c.cache, hex))
+		names[n++] = hex;
+	if (n && !cache_has(it->c.cache, next))
+		names[n++] = next;
+	if (n == 2)
+		(void)dh_node_get_many(it->c.st, names, n, pair_add, &p);
+}
+
 /* Position the cursor on the first datom >= b (prefix), from the root. */
 static int descend(struct dh_tree_iter *it, const struct dh_bound *b)
 {
@@ -1228,6 +1300,9 @@ static int descend(struct dh_tree_iter *it, const struct dh_bound *b)
 		}
 		l->pos = lo ? lo - 1 : 0;
 		dh_hex(hex, l->nd.items[l->pos].child, DH_HASH_LEN);
+		if (level == 1 && it->c.ix == DH_EAVT && it->c.cache && b->n >= 1 && l->pos + 1 < l->nd.n &&
+		    l->nd.items[l->pos + 1].k.e == b->e)
+			leaf_pair(it, &l->nd, l->pos, hex);
 		level--;
 		d++;
 	}
@@ -1287,7 +1362,8 @@ int dh_tree_iter_next(struct dh_tree_iter *it, const struct dh_datom **out)
 
 		while (d >= 0 && it->lv[d].pos + 1 >= it->lv[d].nd.n)
 			d--;
-		if (d < 0) {
+		/* the next subtree starts past the upper bound: done, without reading it */
+		if (d < 0 || (it->has_hi && dh_bound_cmp(&it->c, &it->lv[d].nd.items[it->lv[d].pos + 1].k, &it->hi) > 0)) {
 			it->done = 1;
 			return 0;
 		}

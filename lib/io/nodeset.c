@@ -42,7 +42,7 @@ int nodeset_has(const struct nodeset *s, const char *hex)
 
 	if (!s->cap || dh_unhex(bin, hex, DH_HASH_LEN))
 		return 0;
-	return s->used[find(s, bin)];
+	return s->used[find(s, bin)] != 0;
 }
 
 static int grow(struct nodeset *s)
@@ -64,11 +64,40 @@ static int grow(struct nodeset *s)
 			size_t j = find(&n, s->slots[i]);
 
 			memcpy(n.slots[j], s->slots[i], DH_HASH_LEN);
-			n.used[j] = 1;
+			n.used[j] = s->used[i];
 		}
 	nodeset_release(s);
 	*s = n;
 	return 0;
+}
+
+unsigned nodeset_flags(const struct nodeset *s, const char *hex)
+{
+	unsigned char bin[DH_HASH_LEN];
+
+	if (!s->cap || dh_unhex(bin, hex, DH_HASH_LEN))
+		return 0;
+	return s->used[find(s, bin)];
+}
+
+int nodeset_mark(struct nodeset *s, const char *hex, unsigned flags)
+{
+	unsigned char bin[DH_HASH_LEN];
+	size_t i;
+	int rc, old;
+
+	if (dh_unhex(bin, hex, DH_HASH_LEN))
+		return dh_error_set(DH_EINVAL, "'%.64s' is not a node name", hex);
+	if (s->count * 2 >= s->cap && (rc = grow(s)))
+		return rc;
+	i = find(s, bin);
+	old = s->used[i];
+	if (!old) {
+		memcpy(s->slots[i], bin, DH_HASH_LEN);
+		s->count++;
+	}
+	s->used[i] = (unsigned char)(old | (flags & 0x7f));
+	return old;
 }
 
 int nodeset_add(struct nodeset *s, const char *hex)

@@ -25,4 +25,13 @@ int nodeset_has(const struct nodeset *s, const char *hex);
 /* Add `hex`: 1 if it was new, 0 if already present, DH_ENOMEM. */
 int nodeset_add(struct nodeset *s, const char *hex);
 
+/*
+ * Names can carry flags (bits 1 to 7; any of them makes a member):
+ * nodeset_flags() returns those of `hex` (0: not a member), nodeset_mark()
+ * adds `flags` to them (adding `hex` if needed) and returns the flags it
+ * had before, or DH_EINVAL, DH_ENOMEM.
+ */
+unsigned nodeset_flags(const struct nodeset *s, const char *hex);
+int nodeset_mark(struct nodeset *s, const char *hex, unsigned flags);
+
 #endif

@@ -5,8 +5,10 @@
  * bytes, stored under nodes/<2 hex>/<62 hex>.  Every read is hashed and
  * compared with the name, so corruption anywhere below (disk, network,
  * a hand-edited file) is reported as DH_ECORRUPT naming the key, never
- * returned as data.  Batches let writers hand many nodes to the backend at
- * once (one LMDB transaction, one SQL statement, one sync of the files).
+ * returned as data.  dh_node_get_many() reads many nodes in few round
+ * trips, checked the same way.  Batches let writers hand many nodes to the
+ * backend at once (one LMDB transaction, one SQL statement, one sync of the
+ * files).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,52 @@ int dh_node_has(struct dh_store *st, const char *hex)
 		return rc;
 	dh_node_key(key, hex);
 	return dh_store_has(st, key);
+}
+
+struct many {
+	struct dh_store *st;
+	const char *const *hexes;
+	dh_get_cb cb;
+	void *payload;
+};
+
+static int many_check(size_t i, const void *data, size_t len, void *payload)
+{
+	struct many *m = payload;
+	char got[DH_HASH_HEX + 1], key[DH_NODE_KEY_LEN + 1];
+
+	dh_node_name(got, data, len);
+	if (memcmp(got, m->hexes[i], DH_HASH_HEX)) {
+		dh_node_key(key, m->hexes[i]);
+		return dh_error_set(DH_ECORRUPT, "node '%s' in store '%s' is corrupt: its bytes hash to %.12s...",
+				    key, dh_store_uri(m->st), got);
+	}
+	return m->cb(i, data, len, m->payload);
+}
+
+int dh_node_get_many(struct dh_store *st, const char *const *hexes, size_t n, dh_get_cb cb, void *payload)
+{
+	struct many m = { st, hexes, cb, payload };
+	char (*keys)[DH_NODE_KEY_LEN + 1];
+	const char **kp;
+	size_t i;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	keys = malloc(n * sizeof(*keys));
+	kp = malloc(n * sizeof(*kp));
+	for (i = 0; keys && kp && i < n && !(rc = name_check(hexes[i])); i++) {
+		dh_node_key(keys[i], hexes[i]);
+		kp[i] = keys[i];
+	}
+	if (!keys || !kp)
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dh_store_get_many(st, kp, n, many_check, &m);
+	free(keys);
+	free(kp);
+	return rc;
 }
 
 struct batch_item {

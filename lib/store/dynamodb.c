@@ -21,7 +21,7 @@
  *
  * put_many() sends BatchWriteItem requests of 25 items, many at once, and
  * resends what DynamoDB leaves unprocessed; get_many() reads 100 keys a
- * BatchGetItem.  Reads are strongly consistent.
+ * BatchGetItem, and has_many() 100 keys a BatchGetItem of the keys alone.  Reads are strongly consistent.
  * Heads change with conditional PutItem/DeleteItem: attribute_not_exists(k)
  * to create, `v = :old` to replace or delete; ConditionalCheckFailed is a
  * lost race.  list() is a Scan with begins_with(k, prefix): it reads the
@@ -538,6 +538,63 @@ static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, 
 	return rc;
 }
 
+/*
+ * has_many: BatchGetItem of up to 100 distinct keys a request, projecting
+ * the key alone, resending what DynamoDB leaves unprocessed.
+ */
+static int ddb_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct ddb_store *s = (struct ddb_store *)st;
+	size_t base, i, j;
+	int rc = 0;
+
+	memset(found, 0, n);
+	for (base = 0; base < n && !rc; base += 100) {
+		size_t m = n - base < 100 ? n - base : 100;
+		json_t *ks = json_array(), *req;
+
+		for (i = 0; i < m; i++) {
+			for (j = 0; j < i && strcmp(keys[base + j], keys[base + i]); j++)
+				;
+			if (j == i)
+				json_array_append_new(ks, key_attr(keys[base + i]));
+		}
+		req = json_pack("{s:{s:{s:o,s:b,s:s,s:{s:s}}}}", "RequestItems", s->table, "Keys", ks, "ConsistentRead", 1,
+				"ProjectionExpression", "#k", "ExpressionAttributeNames", "#k", "k");
+		for (int round = 0; req && !rc; round++) {
+			struct ddb_req q;
+			json_t *ans = NULL, *it, *un;
+			size_t k;
+
+			if (round) {
+				struct timespec ts = { 0, (long)(50000000L << (round < 6 ? round : 6)) };
+
+				nanosleep(&ts, NULL);
+			}
+			if ((rc = req_init(&q, s, "BatchGetItem", req)))
+				break;
+			req = NULL;
+			rc = run1(s, &q, "look up", keys[base], &ans);
+			req_release(&q);
+			json_array_foreach(json_object_get(json_object_get(ans, "Responses"), s->table), k, it) {
+				const char *key = json_string_value(json_object_get(json_object_get(it, "k"), "S"));
+
+				if (rc || !key)
+					break;
+				for (i = 0; i < m; i++)
+					if (!strcmp(keys[base + i], key))
+						found[base + i] = 1;
+			}
+			un = json_object_get(json_object_get(ans, "UnprocessedKeys"), s->table);
+			if (!rc && un && json_array_size(json_object_get(un, "Keys")))
+				req = json_pack("{s:{s:O}}", "RequestItems", s->table, un);
+			json_decref(ans);
+		}
+		json_decref(req);
+	}
+	return rc;
+}
+
 static int ddb_has(struct dh_store *st, const char *key)
 {
 	struct ddb_store *s = (struct ddb_store *)st;
@@ -944,7 +1001,12 @@ static int ddb_open(struct dh_store **out, const struct dh_uri *uri, unsigned fl
 	}
 	if ((rc = dh_http_new(&s->http, retries, timeout, ddb_retryable)))
 		goto fail;
-	rc = describe(s, status, sizeof(status));
+	/*
+	 * A read-only open is not checked: its first read finds a missing
+	 * table as clearly (ResourceNotFoundException), and a table keyed
+	 * otherwise refuses the read.
+	 */
+	rc = flags & DH_STORE_RDONLY ? 0 : describe(s, status, sizeof(status));
 	if (rc == DH_ENOTFOUND && (flags & DH_STORE_CREATE))
 		rc = create_table(s);
 	if (rc)
@@ -969,4 +1031,5 @@ const struct dh_store_ops dh_store_dynamodb_ops = {
 	.del = ddb_del,
 	.put_many = ddb_put_many,
 	.get_many = ddb_get_many,
+	.has_many = ddb_has_many,
 };

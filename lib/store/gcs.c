@@ -336,6 +336,46 @@ static int gs_has(struct dh_store *st, const char *key)
 	return rc;
 }
 
+/* Metadata reads of the name alone, up to DH_HTTP_MAX_INFLIGHT at once. */
+static int gs_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct gs_store *s = (struct gs_store *)st;
+	struct gs_req *qs = NULL;
+	struct dh_http_req **rs = NULL;
+	char p[300];
+	size_t i, base, m;
+	int rc = 0;
+
+	m = n < PUT_ROUND ? n : PUT_ROUND;
+	qs = calloc(m, sizeof(*qs));
+	rs = calloc(m, sizeof(*rs));
+	if (!qs || !rs) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	opath(s, p, sizeof(p));
+	for (base = 0; base < n && !rc; base += m) {
+		size_t k = n - base < m ? n - base : m, made = 0;
+
+		for (i = 0; i < k && !rc; i++, made++) {
+			rc = req_init(&qs[i], s, "GET", p, keys[base + i], 1, "fields=name", NULL, 0);
+			rs[i] = &qs[i].r;
+		}
+		if (!rc)
+			rc = dh_http_run(s->http, rs, k);
+		for (i = 0; i < made; i++) {
+			found[base + i] = ok_status(qs[i].r.status);
+			if (!rc && !found[base + i] && qs[i].r.status != 404)
+				rc = gs_fail(s, &qs[i], "look up", keys[base + i]);
+			req_release(&qs[i]);
+		}
+	}
+out:
+	free(qs);
+	free(rs);
+	return rc;
+}
+
 static int del_cond(struct gs_store *s, const char *key, const char *if_gen)
 {
 	struct gs_req q;
@@ -580,7 +620,9 @@ static int gs_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 		free(s->project);
 		s->project = strdup(getenv("GOOGLE_CLOUD_PROJECT"));
 	}
-	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)) || (rc = probe(s, flags)))
+	/* read-only: the first read answers what the probe would (see s3.c) */
+	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)) ||
+	    (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags))))
 		goto fail;
 	*out = &s->base;
 	return 0;
@@ -602,4 +644,5 @@ const struct dh_store_ops dh_store_gs_ops = {
 	.del = gs_del,
 	.put_many = gs_put_many,
 	.get_many = gs_get_many,
+	.has_many = gs_has_many,
 };

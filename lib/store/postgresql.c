@@ -20,7 +20,11 @@
  * commit of the session as well.  A head thus never names data a server
  * crash could lose, and writers pay one WAL flush per head move, not per node.
  *
- * Statements are prepared once per connection (in one round trip).  Batches
+ * Statements are prepared once per connection (in one round trip).
+ * get_many() and has_many() send the keys as one array and probe the
+ * primary key once per key (a LATERAL ... LIMIT 1 join: a plain join's
+ * cached generic plan, made while a new table was small, seq-scans it for
+ * ever after).  Batches
  * are multi-row INSERT ... ON CONFLICT statements of up to BATCH_ROWS rows in
  * one transaction; list() pages through the primary key in key order
  * (keyset pagination), so the callback may use the handle between pages and
@@ -285,12 +289,14 @@ static int prepare_all(struct pg_store *ps)
 			 "PREPARE dh_cas_set(text, bytea, bytea) AS UPDATE %s SET value = $3 WHERE key = $1 AND value = $2;"
 			 "PREPARE dh_cas_del(text, bytea) AS DELETE FROM %s WHERE key = $1 AND value = $2;"
 			 "PREPARE dh_get_many(text[]) AS SELECT k.i, d.value FROM unnest($1) WITH ORDINALITY AS k (key, i)"
-			 " JOIN %s d ON d.key = k.key;"
+			 " CROSS JOIN LATERAL (SELECT value FROM %s WHERE key = k.key LIMIT 1) d;"
+			 "PREPARE dh_has_many(text[]) AS SELECT k.i FROM unnest($1) WITH ORDINALITY AS k (key, i)"
+			 " CROSS JOIN LATERAL (SELECT 1 FROM %s WHERE key = k.key LIMIT 1) d;"
 			 "PREPARE dh_list_first(text, text) AS SELECT key FROM %s WHERE key >= $1 AND key < $2"
 			 " ORDER BY key LIMIT " LIST_PAGE ";"
 			 "PREPARE dh_list_next(text, text) AS SELECT key FROM %s WHERE key > $1 AND key < $2"
 			 " ORDER BY key LIMIT " LIST_PAGE ";",
-			 t, t, t, t, t, t, t, t, t, t);
+			 t, t, t, t, t, t, t, t, t, t, t);
 	if (!rc && ps->sync_setting[0] && !(ps->base.flags & DH_STORE_RDONLY))
 		rc = dh_buf_adds(&b, "SET synchronous_commit TO off;");
 	if (!rc)
@@ -400,9 +406,45 @@ static int pg_get(struct dh_store *st, const char *key, struct dh_buf *out)
 
 /*
  * Keys go as one text[] parameter, GET_MANY at a time: array literal
- * elements in double quotes, '"' escaped (keys hold no backslash).  The
- * ordinality column (int8, big-endian in binary results) maps rows back.
+ * elements in double quotes, '"' escaped (keys hold no backslash).
  */
+static int key_array(struct dh_buf *arr, const char *const *keys, size_t m)
+{
+	int rc;
+
+	dh_buf_reset(arr);
+	rc = dh_buf_addc(arr, '{');
+	for (size_t i = 0; i < m && !rc; i++) {
+		rc = dh_buf_adds(arr, i ? ",\"" : "\"");
+		for (const char *c = keys[i]; *c && !rc; c++)
+			rc = *c == '"' ? dh_buf_adds(arr, "\\\"") : dh_buf_addc(arr, *c);
+		if (!rc)
+			rc = dh_buf_addc(arr, '"');
+	}
+	if (!rc)
+		rc = dh_buf_addc(arr, '}');
+	return rc ? dh_error_set(DH_ENOMEM, "out of memory") : 0;
+}
+
+/*
+ * The ordinality column (int8, big-endian in binary results) of row r:
+ * 1..m maps the row back to its key; 0 is no key of ours; -1 (an error
+ * set) is a reply that is not an int8.
+ */
+static long long ordinal(struct pg_store *ps, const PGresult *res, int r, size_t m, const char *key)
+{
+	const unsigned char *o = (const unsigned char *)PQgetvalue(res, r, 0);
+	uint64_t ord = 0;
+
+	if (PQgetlength(res, r, 0) != 8) {
+		dh_error_set(DH_EIO, "postgresql: cannot read '%s' in store '%s': unexpected reply", key, ps->name);
+		return -1;
+	}
+	for (int b = 0; b < 8; b++)
+		ord = ord << 8 | o[b];
+	return ord >= 1 && ord <= m ? (long long)ord : 0;
+}
+
 static int pg_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
 {
 	struct pg_store *ps = (struct pg_store *)st;
@@ -414,38 +456,50 @@ static int pg_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 		const char *vals[1];
 		PGresult *res;
 
-		dh_buf_reset(&arr);
-		rc = dh_buf_addc(&arr, '{');
-		for (size_t i = 0; i < m && !rc; i++) {
-			rc = dh_buf_adds(&arr, i ? ",\"" : "\"");
-			for (const char *c = keys[start + i]; *c && !rc; c++)
-				rc = *c == '"' ? dh_buf_adds(&arr, "\\\"") : dh_buf_addc(&arr, *c);
-			if (!rc)
-				rc = dh_buf_addc(&arr, '"');
-		}
-		if (!rc)
-			rc = dh_buf_addc(&arr, '}');
-		if (rc) {
-			rc = dh_error_set(DH_ENOMEM, "out of memory");
+		if ((rc = key_array(&arr, keys + start, m)))
 			break;
-		}
 		vals[0] = arr.data;
 		if ((rc = run(&res, ps, "dh_get_many", 1, vals, NULL, NULL, 1, "read", keys[start])))
 			break;
 		for (int r = 0; r < PQntuples(res) && !rc; r++) {
-			const unsigned char *o = (const unsigned char *)PQgetvalue(res, r, 0);
-			uint64_t ord = 0;
+			long long ord = ordinal(ps, res, r, m, keys[start]);
 
-			if (PQgetlength(res, r, 0) != 8) {
-				rc = dh_error_set(DH_EIO, "postgresql: cannot read '%s' in store '%s': unexpected reply",
-						  keys[start], ps->name);
-				break;
-			}
-			for (int b = 0; b < 8; b++)
-				ord = ord << 8 | o[b];
-			if (ord < 1 || ord > m)
-				continue;
-			rc = cb(start + ord - 1, PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1), payload);
+			if (ord < 0)
+				rc = DH_EIO;
+			else if (ord)
+				rc = cb(start + (size_t)ord - 1, PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1),
+					payload);
+		}
+		PQclear(res);
+	}
+	dh_buf_release(&arr);
+	return rc;
+}
+
+static int pg_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct pg_store *ps = (struct pg_store *)st;
+	struct dh_buf arr = DH_BUF_INIT;
+	int rc = 0;
+
+	memset(found, 0, n);
+	for (size_t start = 0; start < n && !rc; start += GET_MANY) {
+		size_t m = n - start < GET_MANY ? n - start : GET_MANY;
+		const char *vals[1];
+		PGresult *res;
+
+		if ((rc = key_array(&arr, keys + start, m)))
+			break;
+		vals[0] = arr.data;
+		if ((rc = run(&res, ps, "dh_has_many", 1, vals, NULL, NULL, 1, "look up", keys[start])))
+			break;
+		for (int r = 0; r < PQntuples(res) && !rc; r++) {
+			long long ord = ordinal(ps, res, r, m, keys[start]);
+
+			if (ord < 0)
+				rc = DH_EIO;
+			else if (ord)
+				found[start + (size_t)ord - 1] = 1;
 		}
 		PQclear(res);
 	}
@@ -772,6 +826,7 @@ out:
 		.put_many = pg_put_many,          \
 		.flush = pg_flush,                \
 		.get_many = pg_get_many,          \
+		.has_many = pg_has_many,          \
 	}
 
 const struct dh_store_ops dh_store_postgresql_ops = PG_OPS("postgresql");

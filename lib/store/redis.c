@@ -12,17 +12,22 @@
  * (redis-cli's variable) is used when set.  Passwords never appear in
  * messages.
  *
- * Writes: put_many() pipelines MSET commands of up to BATCH_KEYS keys and
- * reads the replies once PIPE_BYTES are in flight, so a batch costs a few
- * round trips.  The head compare-and-swap is a Lua script run atomically by
+ * Writes: put_many() sends MSET commands of up to BATCH_KEYS keys, written
+ * with writev() straight from the caller's buffers, and does not wait for
+ * their replies: the server stores a batch while the caller prepares the
+ * next one.  The replies are read before the handle's next
+ * command; a failed one fails every later write, flush and head
+ * compare-and-swap on the handle.  get_many() pipelines MGETs and
+ * has_many() EXISTS commands, a round trip for many keys.  The head
+ * compare-and-swap is a Lua script run atomically by
  * the server (EVALSHA, loaded on first use and again after SCRIPT FLUSH), so
  * no other client can slip a write between the comparison and the update.
  *
  * Durability follows the server's persistence settings (RDB snapshots,
  * AOF and its appendfsync policy); Redis offers a client nothing to wait
- * for, so flush() only makes sure every reply has been read.  Replies arrive
- * in command order on one connection, so a head is moved only after every
- * earlier write of the handle has been applied.
+ * for, so flush() only makes sure every reply has been read (and none was an
+ * error).  Replies arrive in command order on one connection, so a head is
+ * moved only after every earlier write of the handle has been applied.
  *
  * list() walks SCAN MATCH <prefix-glob-escaped>* COUNT 1000: streaming,
  * callbacks may use the handle between pages; as SCAN promises, a key may
@@ -31,12 +36,14 @@
  * connection error the handle fails every later call.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -45,6 +52,8 @@
 #include "store/backends.h"
 
 #define BATCH_KEYS 256
+#define HAS_INFLIGHT 4096
+#define OWED_MAX 64                   /* MSETs sent whose replies are not read yet */
 #define PIPE_BYTES ((size_t)16 << 20)
 #define CONNECT_TIMEOUT 10
 #define IO_TIMEOUT 120
@@ -67,12 +76,19 @@ struct rd_store {
 	size_t plen;
 	char sha[41];              /* of cas_script once loaded */
 	struct dh_buf key;         /* scratch: prefix + key */
+	/* put_many() replies not read yet, oldest first: the first key of each MSET */
+	char (*owed)[DH_KEY_MAX + 1];
+	size_t nowed, owed_at;
+	size_t owed_bytes;
+	int werr;                  /* an owed reply was an error: sticky for writes */
+	char *werrmsg;
 };
 
 /*
  * hiredis writes with write(2), so a server that hung up would kill the
  * process with SIGPIPE.  The library must not: block SIGPIPE around each
- * call and swallow one the call raised (libpq does the same).
+ * call, or around a whole pipeline (one pair of system calls, not one per
+ * reply), and swallow one the call raised (libpq does the same).
  */
 struct nopipe {
 	sigset_t old;
@@ -112,15 +128,10 @@ static redisReply *call(redisContext *c, int argc, const char **argv, const size
 	return r;
 }
 
+/* The next reply; the caller blocks SIGPIPE around its whole pipeline. */
 static int reply(redisContext *c, redisReply **r)
 {
-	struct nopipe g;
-	int rc;
-
-	nopipe_begin(&g);
-	rc = redisGetReply(c, (void **)r);
-	nopipe_end(&g);
-	return rc;
+	return redisGetReply(c, (void **)r);
 }
 
 /*
@@ -175,9 +186,62 @@ static int rd_error(struct rd_store *rs, const redisReply *reply, const char *wh
 }
 
 /* A connection that failed once is not used again (replies could be out of step). */
-static int alive(struct rd_store *rs, const char *what, const char *key)
+static int connected(struct rd_store *rs, const char *what, const char *key)
 {
 	return rs->c && rs->c->err ? rd_error(rs, NULL, what, key) : 0;
+}
+
+/*
+ * Read every reply put_many() is owed.  An error reply among them is kept
+ * (the first one) and fails every later write, flush and compare-and-swap;
+ * a connection error is returned.
+ */
+static int settle(struct rd_store *rs, const char *what, const char *key)
+{
+	struct nopipe g;
+	int rc = 0;
+
+	if (!rs->nowed)
+		return 0;
+	nopipe_begin(&g);
+	while (rs->nowed) {
+		redisReply *r = NULL;
+		const char *k = rs->owed[rs->owed_at];
+
+		if (redisGetReply(rs->c, (void **)&r) != REDIS_OK) {
+			rc = rd_error(rs, NULL, what, key);
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR && !rs->werr) {
+			rs->werr = rd_error(rs, r, "write", k);
+			rs->werrmsg = strdup(dh_errmsg());
+		}
+		freeReplyObject(r);
+		rs->owed_at = (rs->owed_at + 1) % OWED_MAX;
+		rs->nowed--;
+	}
+	nopipe_end(&g);
+	if (!rs->nowed)
+		rs->owed_bytes = 0;
+	return rc;
+}
+
+/* Ready for a command: connected, and every owed reply read. */
+static int alive(struct rd_store *rs, const char *what, const char *key)
+{
+	int rc = connected(rs, what, key);
+
+	return rc ? rc : settle(rs, what, key);
+}
+
+/* Ready for a write: alive, and no earlier write failed. */
+static int writable(struct rd_store *rs, const char *what, const char *key)
+{
+	int rc = alive(rs, what, key);
+
+	if (!rc && rs->werr)
+		rc = dh_error_set(rs->werr, "%s", rs->werrmsg ? rs->werrmsg : "redis: an earlier write failed");
+	return rc;
 }
 
 /* Send one command and read its reply; an error reply is an error. */
@@ -299,8 +363,12 @@ static void rd_close(struct dh_store *st)
 {
 	struct rd_store *rs = (struct rd_store *)st;
 
+	if (rs->c && !rs->c->err)
+		settle(rs, "close", NULL);
 	redisFree(rs->c);
 	dh_buf_release(&rs->key);
+	free(rs->owed);
+	free(rs->werrmsg);
 	free(rs->prefix);
 	free(rs);
 }
@@ -336,10 +404,12 @@ static int rd_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 	const char **argv = NULL;
 	size_t *lens = NULL, sent = 0, done = 0, chunk[16];
 	struct dh_buf kb = DH_BUF_INIT;
+	struct nopipe g;
 	int rc, inflight = 0;
 
 	if ((rc = alive(rs, "read", keys[0])))
 		return rc;
+	nopipe_begin(&g);
 	argv = malloc((1 + BATCH_KEYS) * sizeof(*argv));
 	lens = malloc((1 + BATCH_KEYS) * sizeof(*lens));
 	if (!argv || !lens) {
@@ -396,6 +466,7 @@ static int rd_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 		}
 	}
 out:
+	nopipe_end(&g);
 	dh_buf_release(&kb);
 	free(argv);
 	free(lens);
@@ -419,6 +490,56 @@ static int rd_has(struct dh_store *st, const char *key)
 	return rc;
 }
 
+/* Pipelined EXISTS, one per key, at most HAS_INFLIGHT replies outstanding. */
+static int rd_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct rd_store *rs = (struct rd_store *)st;
+	size_t sent = 0, done = 0;
+	struct nopipe g;
+	int rc;
+
+	if ((rc = alive(rs, "look up", keys[0])))
+		return rc;
+	nopipe_begin(&g);
+	while (done < n) {
+		while (!rc && sent < n && sent - done < HAS_INFLIGHT) {
+			const char *argv[2] = { "EXISTS", NULL };
+			size_t lens[2] = { 6, 0 };
+
+			if (full_key(rs, keys[sent])) {
+				rc = dh_error_set(DH_ENOMEM, "out of memory");
+				break;
+			}
+			argv[1] = rs->key.data;
+			lens[1] = rs->key.len;
+			if (redisAppendCommandArgv(rs->c, 2, argv, lens) != REDIS_OK) {
+				rc = rd_error(rs, NULL, "look up", keys[sent]);
+				break;
+			}
+			sent++;
+		}
+		if (done == sent)
+			break;
+		/* read the oldest reply; after an error, only drain what was sent */
+		{
+			redisReply *r = NULL;
+
+			if (reply(rs->c, &r) != REDIS_OK) {
+				rc = rd_error(rs, NULL, "look up", keys[done]);
+				break;
+			}
+			if (!rc && r->type != REDIS_REPLY_INTEGER)
+				rc = rd_error(rs, r, "look up", keys[done]);
+			else if (!rc)
+				found[done] = r->integer > 0;
+			freeReplyObject(r);
+			done++;
+		}
+	}
+	nopipe_end(&g);
+	return rc;
+}
+
 static int rd_put(struct dh_store *st, const char *key, const void *data, size_t len)
 {
 	struct rd_store *rs = (struct rd_store *)st;
@@ -429,7 +550,7 @@ static int rd_put(struct dh_store *st, const char *key, const void *data, size_t
 
 	if (rc)
 		return dh_error_set(rc, "out of memory");
-	if ((rc = command(&r, rs, 3, argv, lens, "write", key)))
+	if ((rc = writable(rs, "write", key)) || (rc = command(&r, rs, 3, argv, lens, "write", key)))
 		return rc;
 	freeReplyObject(r);
 	return 0;
@@ -445,85 +566,132 @@ static int rd_del(struct dh_store *st, const char *key)
 
 	if (rc)
 		return dh_error_set(rc, "out of memory");
-	if ((rc = command(&r, rs, 2, argv, lens, "delete", key)))
+	if ((rc = writable(rs, "delete", key)) || (rc = command(&r, rs, 2, argv, lens, "delete", key)))
 		return rc;
 	freeReplyObject(r);
 	return 0;
 }
 
-/* Read `n` pipelined replies; every one is read even after an error reply. */
-static int drain(struct rd_store *rs, size_t n, const char *key)
+/*
+ * Send MSET kvs[0..k) straight from the caller's buffers with writev():
+ * hiredis would copy every value twice into its output buffer first.
+ * That buffer is empty here (every other command is sent and answered
+ * before its function returns), so the bytes go out in command order.  A
+ * failed write marks the connection failed, as hiredis does.
+ */
+static int send_mset(struct rd_store *rs, const struct dh_kv *kvs, size_t k, struct dh_buf *hdr, struct iovec *iov,
+		     size_t *at)
 {
-	int rc = 0;
+	int rc = dh_buf_addf(hdr, "*%zu\r\n$4\r\nMSET\r\n", 1 + 2 * k);
+	size_t head = hdr->len, n;
 
-	while (n--) {
-		redisReply *r = NULL;
+	for (size_t i = 0; i < k && !rc; i++) {
+		size_t klen = strlen(kvs[i].key);
+		char num[48];
+		int m;
 
-		if (reply(rs->c, &r) != REDIS_OK)
-			return rd_error(rs, NULL, "write", key);
-		if (!rc && r->type == REDIS_REPLY_ERROR)
-			rc = rd_error(rs, r, "write", key);
-		freeReplyObject(r);
+		/* [CRLF ending the last value] $<key length> CRLF prefix key CRLF $<value length> CRLF */
+		at[i] = hdr->len;
+		m = snprintf(num, sizeof(num), "%s$%zu\r\n", i ? "\r\n" : "", rs->plen + klen);
+		rc = dh_buf_add(hdr, num, (size_t)m);
+		if (!rc)
+			rc = dh_buf_add(hdr, rs->prefix, rs->plen);
+		if (!rc)
+			rc = dh_buf_add(hdr, kvs[i].key, klen);
+		if (!rc) {
+			m = snprintf(num, sizeof(num), "\r\n$%zu\r\n", kvs[i].len);
+			rc = dh_buf_add(hdr, num, (size_t)m);
+		}
 	}
-	return rc;
+	if (rc)
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	/* iov: command header, then per value its header and its bytes, then the last CRLF */
+	for (size_t i = k; i-- > 0;) {
+		size_t end = i + 1 < k ? at[i + 1] : hdr->len;
+
+		iov[2 + 2 * i].iov_base = (void *)(kvs[i].len ? kvs[i].data : "");
+		iov[2 + 2 * i].iov_len = kvs[i].len;
+		iov[1 + 2 * i].iov_base = hdr->data + at[i];
+		iov[1 + 2 * i].iov_len = end - at[i];
+	}
+	iov[0].iov_base = hdr->data;
+	iov[0].iov_len = head;
+	iov[1 + 2 * k].iov_base = (void *)"\r\n";
+	iov[1 + 2 * k].iov_len = 2;
+	n = 2 + 2 * k;
+	for (struct iovec *v = iov; n;) {
+		ssize_t w = writev(rs->c->fd, v, (int)(n < IOV_MAX ? n : IOV_MAX));
+		size_t done;
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rs->c->err = REDIS_ERR_IO;
+			snprintf(rs->c->errstr, sizeof(rs->c->errstr), "%s", strerror(errno));
+			return rd_error(rs, NULL, "write", kvs[0].key);
+		}
+		/* skip what went out, resume inside a part sent halfway */
+		for (done = (size_t)w; n && done >= v->iov_len; v++, n--)
+			done -= v->iov_len;
+		if (n) {
+			v->iov_base = (char *)v->iov_base + done;
+			v->iov_len -= done;
+		}
+	}
+	return 0;
 }
 
+/*
+ * MSETs of up to BATCH_KEYS keys, sent at once and not waited for: the
+ * server works while the caller goes on, and the replies are read before
+ * the handle's next command (settle()).  At most OWED_MAX MSETs or
+ * PIPE_BYTES of values are owed at a time.
+ */
 static int rd_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 {
 	struct rd_store *rs = (struct rd_store *)st;
-	const char **argv = NULL;
-	size_t *lens = NULL, i = 0, inflight = 0, bytes = 0;
-	struct dh_buf keys = DH_BUF_INIT;
+	struct iovec *iov;
+	size_t *at;
+	struct dh_buf hdr = DH_BUF_INIT;
+	struct nopipe g;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	if ((rc = alive(rs, "write", kvs[0].key)))
+	/* no settle(): the replies owed stay owed, and the server keeps working */
+	if ((rc = connected(rs, "write", kvs[0].key)))
 		return rc;
-	argv = malloc((1 + 2 * BATCH_KEYS) * sizeof(*argv));
-	lens = malloc((1 + 2 * BATCH_KEYS) * sizeof(*lens));
-	if (!argv || !lens) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
+	if (rs->werr)
+		return dh_error_set(rs->werr, "%s", rs->werrmsg ? rs->werrmsg : "redis: an earlier write failed");
+	if (!rs->owed && !(rs->owed = malloc(OWED_MAX * sizeof(*rs->owed))))
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	iov = malloc((2 + 2 * BATCH_KEYS) * sizeof(*iov));
+	at = malloc(BATCH_KEYS * sizeof(*at));
+	if (!iov || !at) {
+		free(iov);
+		free(at);
+		return dh_error_set(DH_ENOMEM, "out of memory");
 	}
-	argv[0] = "MSET";
-	lens[0] = 4;
-	while (i < n && !rc) {
-		size_t k = 0, off;
+	nopipe_begin(&g);
+	for (size_t i = 0, k; i < n && !rc; i += k) {
+		size_t bytes = 0;
 
-		/* the prefixed keys of this command, NUL separated */
-		dh_buf_reset(&keys);
-		for (size_t j = i; j < n && j - i < BATCH_KEYS && !rc; j++)
-			if (dh_buf_add(&keys, rs->prefix, rs->plen) || dh_buf_add(&keys, kvs[j].key, strlen(kvs[j].key) + 1))
-				rc = dh_error_set(DH_ENOMEM, "out of memory");
-		for (off = 0; !rc && i < n && k < BATCH_KEYS; i++, k++) {
-			argv[1 + 2 * k] = keys.data + off;
-			lens[1 + 2 * k] = strlen(keys.data + off);
-			off += lens[1 + 2 * k] + 1;
-			argv[2 + 2 * k] = kvs[i].len ? kvs[i].data : "";
-			lens[2 + 2 * k] = kvs[i].len;
-			bytes += kvs[i].len;
-		}
-		if (rc)
+		k = n - i < BATCH_KEYS ? n - i : BATCH_KEYS;
+		if ((rs->nowed == OWED_MAX || rs->owed_bytes >= PIPE_BYTES) && (rc = settle(rs, "write", kvs[i].key)))
 			break;
-		/* hiredis copies the command into its output buffer */
-		if (redisAppendCommandArgv(rs->c, (int)(1 + 2 * k), argv, lens) != REDIS_OK) {
-			rc = rd_error(rs, NULL, "write", kvs[i - k].key);
+		dh_buf_reset(&hdr);
+		if ((rc = send_mset(rs, kvs + i, k, &hdr, iov, at)))
 			break;
-		}
-		inflight++;
-		if (bytes >= PIPE_BYTES || inflight >= 64 || i == n) {
-			rc = drain(rs, inflight, kvs[i - k].key);
-			inflight = 0;
-			bytes = 0;
-		}
+		for (size_t j = i; j < i + k; j++)
+			bytes += kvs[j].len;
+		snprintf(rs->owed[(rs->owed_at + rs->nowed) % OWED_MAX], DH_KEY_MAX + 1, "%s", kvs[i].key);
+		rs->nowed++;
+		rs->owed_bytes += bytes;
 	}
-	if (inflight)
-		drain(rs, inflight, kvs[0].key);
-out:
-	dh_buf_release(&keys);
-	free(argv);
-	free(lens);
+	nopipe_end(&g);
+	dh_buf_release(&hdr);
+	free(iov);
+	free(at);
 	return rc;
 }
 
@@ -591,7 +759,7 @@ static int rd_flush(struct dh_store *st)
 {
 	struct rd_store *rs = (struct rd_store *)st;
 
-	return alive(rs, "flush", NULL);
+	return writable(rs, "flush", NULL);
 }
 
 static int load_script(struct rd_store *rs, const char *key)
@@ -618,6 +786,9 @@ static int rd_cas(struct dh_store *st, const char *key, const char *old, const c
 
 	if (rc)
 		return dh_error_set(rc, "out of memory");
+	/* every earlier write is applied (and none failed) before the head moves */
+	if ((rc = writable(rs, "update", key)))
+		return rc;
 	if (!rs->sha[0] && (rc = load_script(rs, key)))
 		return rc;
 	for (int tries = 0; tries < 2; tries++) {
@@ -664,4 +835,5 @@ const struct dh_store_ops dh_store_redis_ops = {
 	.put_many = rd_put_many,
 	.flush = rd_flush,
 	.get_many = rd_get_many,
+	.has_many = rd_has_many,
 };

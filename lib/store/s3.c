@@ -408,6 +408,44 @@ static int s3_has(struct dh_store *st, const char *key)
 	return rc;
 }
 
+/* HEAD requests, up to DH_HTTP_MAX_INFLIGHT at once. */
+static int s3_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct s3_store *s = (struct s3_store *)st;
+	struct s3_req *qs = NULL;
+	struct dh_http_req **rs = NULL;
+	size_t i, base, m;
+	int rc = 0;
+
+	m = n < PUT_ROUND ? n : PUT_ROUND;
+	qs = calloc(m, sizeof(*qs));
+	rs = calloc(m, sizeof(*rs));
+	if (!qs || !rs) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (base = 0; base < n && !rc; base += m) {
+		size_t k = n - base < m ? n - base : m, made = 0;
+
+		for (i = 0; i < k && !rc; i++, made++) {
+			rc = req_init(&qs[i], s, "HEAD", keys[base + i], NULL, NULL, 0);
+			rs[i] = &qs[i].r;
+		}
+		if (!rc)
+			rc = dh_http_run(s->http, rs, k);
+		for (i = 0; i < made; i++) {
+			found[base + i] = ok_status(qs[i].r.status);
+			if (!rc && !found[base + i] && qs[i].r.status != 404)
+				rc = s3_fail(s, &qs[i], "look up", keys[base + i]);
+			req_release(&qs[i]);
+		}
+	}
+out:
+	free(qs);
+	free(rs);
+	return rc;
+}
+
 static int s3_del_cond(struct s3_store *s, const char *key, const char *etag)
 {
 	struct s3_req q;
@@ -714,7 +752,11 @@ static int s3_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 	}
 	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)))
 		goto fail;
-	if ((rc = probe(s, flags)))
+	/*
+	 * A reader's first request (format and head) answers the same questions
+	 * with the same messages, so a read-only open costs no listing.
+	 */
+	if (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags)))
 		goto fail;
 	free(ep);
 	*out = &s->base;
@@ -738,4 +780,5 @@ const struct dh_store_ops dh_store_s3_ops = {
 	.del = s3_del,
 	.put_many = s3_put_many,
 	.get_many = s3_get_many,
+	.has_many = s3_has_many,
 };

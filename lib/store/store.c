@@ -381,6 +381,24 @@ int dh_store_has(struct dh_store *st, const char *key)
 	return rc ? rc : st->ops->has(st, key);
 }
 
+int dh_store_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(keys[i])))
+			return rc;
+	if (st->ops->has_many)
+		return n ? st->ops->has_many(st, keys, n, found) : 0;
+	for (i = 0; i < n; i++) {
+		if ((rc = st->ops->has(st, keys[i])) < 0)
+			return rc;
+		found[i] = rc > 0;
+	}
+	return 0;
+}
+
 int dh_store_del(struct dh_store *st, const char *key)
 {
 	int rc = key_check(key);

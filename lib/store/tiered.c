@@ -29,6 +29,8 @@
  *                  fills the frontend; mutable keys from the backend (the
  *                  frontend's copy first under write=frontend-only)
  *   frontend-only  everything from the frontend alone
+ * get_many and has_many keep the batches: one call to the frontend for all
+ * the keys, then one to the backend for what the frontend lacked.
  *
  * The frontend is always opened with DH_STORE_CREATE and writable, even
  * when the tiered store is read-only: filling a cache is not a write to
@@ -343,6 +345,153 @@ static int tiered_has(struct dh_store *st, const char *key)
 	return dh_store_has(ts->back, key);
 }
 
+/*
+ * get_many: what comes from the frontend first is asked there in one call;
+ * the misses (and the rest) go to the backend in one call, and the nodes
+ * among them fill the frontend in one put_many.
+ */
+struct many {
+	const char *const *keys;
+	size_t *map;               /* index in the caller's keys of each asked key */
+	unsigned char *got;
+	dh_get_cb cb;
+	void *payload;
+	int cb_rc;                 /* what the caller's callback returned to stop us */
+	struct dh_buf fill;        /* nodes read from the backend: [key NUL][len][bytes] */
+	size_t nfill;
+};
+
+static int many_front(size_t i, const void *data, size_t len, void *payload)
+{
+	struct many *m = payload;
+
+	m->got[m->map[i]] = 1;
+	return m->cb_rc = m->cb(m->map[i], data, len, m->payload);
+}
+
+static int many_back(size_t i, const void *data, size_t len, void *payload)
+{
+	struct many *m = payload;
+	const char *key = m->keys[m->map[i]];
+	int rc;
+
+	if (is_node(key)) {
+		if ((rc = dh_buf_add(&m->fill, key, strlen(key) + 1)) || (rc = dh_buf_add(&m->fill, &len, sizeof(len))) ||
+		    (rc = dh_buf_add(&m->fill, data, len)))
+			return rc;
+		m->nfill++;
+	}
+	return m->cb(m->map[i], data, len, m->payload);
+}
+
+/* Fill the frontend with the nodes m->fill holds; a frontend that cannot take them costs speed only. */
+static void many_fill(struct tiered *ts, struct many *m)
+{
+	struct dh_kv *kvs = m->nfill ? calloc(m->nfill, sizeof(*kvs)) : NULL;
+	size_t off = 0;
+
+	if (!kvs)
+		return;
+	for (size_t i = 0; i < m->nfill; i++) {
+		kvs[i].key = m->fill.data + off;
+		off += strlen(kvs[i].key) + 1;
+		memcpy(&kvs[i].len, m->fill.data + off, sizeof(size_t));
+		off += sizeof(size_t);
+		kvs[i].data = m->fill.data + off;
+		off += kvs[i].len;
+	}
+	(void)dh_store_put_many(ts->front, kvs, m->nfill);
+	free(kvs);
+}
+
+static int tiered_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct tiered *ts = (struct tiered *)st;
+	struct many m = { keys, NULL, NULL, cb, payload, 0, DH_BUF_INIT, 0 };
+	const char **ask = NULL;
+	size_t i, k = 0;
+	int rc = 0, all_nodes = 1;
+
+	if (ts->read == READ_FRONTEND_ONLY)
+		return dh_store_get_many(ts->front, keys, n, cb, payload);
+	ask = malloc(n * sizeof(*ask));
+	m.map = malloc(n * sizeof(*m.map));
+	m.got = calloc(n, 1);
+	if (!ask || !m.map || !m.got) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (front_first(ts, keys[i])) {
+			ask[k] = keys[i];
+			m.map[k++] = i;
+			all_nodes &= is_node(keys[i]);
+		}
+	if (k) {
+		rc = dh_store_get_many(ts->front, ask, k, many_front, &m);
+		/* nodes the frontend cannot give (a broken cache) come from the backend */
+		if (rc && !m.cb_rc && all_nodes)
+			rc = 0;
+		if (rc)
+			goto out;
+	}
+	for (i = 0, k = 0; i < n; i++)
+		if (!m.got[i]) {
+			ask[k] = keys[i];
+			m.map[k++] = i;
+		}
+	if (k && !(rc = dh_store_get_many(ts->back, ask, k, many_back, &m)))
+		many_fill(ts, &m);
+out:
+	free(ask);
+	free(m.map);
+	free(m.got);
+	dh_buf_release(&m.fill);
+	return rc;
+}
+
+static int tiered_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct tiered *ts = (struct tiered *)st;
+	const char **ask = NULL;
+	unsigned char *got = NULL;
+	size_t *map = NULL, i, k = 0;
+	int rc = 0;
+
+	if (ts->read == READ_FRONTEND_ONLY)
+		return dh_store_has_many(ts->front, keys, n, found);
+	ask = malloc(n * sizeof(*ask));
+	map = malloc(n * sizeof(*map));
+	got = malloc(n);
+	if (!ask || !map || !got) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(found, 0, n);
+	for (i = 0; i < n; i++)
+		if (front_first(ts, keys[i])) {
+			ask[k] = keys[i];
+			map[k++] = i;
+		}
+	if (k && (rc = dh_store_has_many(ts->front, ask, k, got)))
+		goto out;
+	for (i = 0; i < k; i++)
+		found[map[i]] = got[i];
+	for (i = 0, k = 0; i < n; i++)
+		if (!found[i]) {
+			ask[k] = keys[i];
+			map[k++] = i;
+		}
+	if (k && !(rc = dh_store_has_many(ts->back, ask, k, got)))
+		for (i = 0; i < k; i++)
+			found[map[i]] = got[i];
+out:
+	free(ask);
+	free(map);
+	free(got);
+	return rc;
+}
+
 struct overlay {
 	struct dh_store *front;
 	dh_list_cb cb;
@@ -560,4 +709,6 @@ const struct dh_store_ops dh_store_tiered_ops = {
 	.del = tiered_del,
 	.put_many = tiered_put_many,
 	.flush = tiered_flush,
+	.get_many = tiered_get_many,
+	.has_many = tiered_has_many,
 };

@@ -36,24 +36,21 @@ void dh_hex(char *out, const unsigned char *bin, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* One more than the value of each hex digit, by byte; 0 for any other byte (a table: node names are hot). */
+static const signed char hexval[256] = {
+	['0'] = 0 + 1, ['1'] = 1 + 1, ['2'] = 2 + 1, ['3'] = 3 + 1, ['4'] = 4 + 1,
+	['5'] = 5 + 1, ['6'] = 6 + 1, ['7'] = 7 + 1, ['8'] = 8 + 1, ['9'] = 9 + 1,
+	['a'] = 10 + 1, ['b'] = 11 + 1, ['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1, ['f'] = 15 + 1,
+	['A'] = 10 + 1, ['B'] = 11 + 1, ['C'] = 12 + 1, ['D'] = 13 + 1, ['E'] = 14 + 1, ['F'] = 15 + 1,
+};
 
 int dh_unhex(unsigned char *out, const char *hex, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
+		int hi = hexval[(unsigned char)hex[2 * i]] - 1;
+		int lo = hi < 0 ? -1 : hexval[(unsigned char)hex[2 * i + 1]] - 1;
 
 		if (lo < 0)
 			return dh_error_set(DH_EINVAL, "bad hex digit at offset %zu", 2 * i);

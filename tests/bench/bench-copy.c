@@ -4,13 +4,18 @@
  *   bench-copy copy SRC DST [BATCH]    copy every key of SRC to DST with
  *                                      dh_store_put_many() in batches
  *   bench-copy gets URI N              read N nodes of URI one by one
+ *   bench-copy query URI QUERY         open the database of URI and run
+ *                                      QUERY (cold: a new process), as
+ *                                      dh-query does
  *
  * Values are read from SRC before the clock starts, so `copy` times only
- * the writes.  Both print one line of figures, including the HTTP requests
- * made (every attempt counts).  The cloud backends are compiled into this
- * program and registered before any store opens, so the request counter
- * read here is the one the backends count with (libdh would otherwise load
- * them as a module, with a counter of its own).
+ * the writes.  Each prints one line of figures, including the HTTP
+ * requests made (every attempt counts); `query` counts from before the
+ * store is opened, and prints the depth of the EAVT and AVET trees.  The
+ * cloud backends are compiled into this program and registered before any
+ * store opens, so the request counter read here is the one the backends
+ * count with (libdh would otherwise load them as a module, with a counter
+ * of its own).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,8 @@
 #include <time.h>
 
 #include "dh.h"
+#include "dh-db.h"
+#include "dh-query.h"
 #include "store/backends.h"
 #include "store/http.h"
 
@@ -51,6 +58,13 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_row(const struct dh_val *row, void *payload)
+{
+	(void)row;
+	++*(int *)payload;
+	return 0;
 }
 
 static struct dh_store *open_or_die(const char *uri, unsigned flags)
@@ -141,6 +155,33 @@ int main(int argc, char **argv)
 		dh_store_close(st);
 		return 0;
 	}
-	fprintf(stderr, "usage: bench-copy copy SRC DST [BATCH] | bench-copy gets URI N\n");
+	if (argc == 4 && !strcmp(argv[1], "query")) {
+		unsigned long r0 = dh_http_requests();
+		struct dh_store *st = open_or_die(argv[2], DH_STORE_RDONLY);
+		struct dh_query_source *src = NULL;
+		struct dh_query *q = NULL;
+		struct dh_query_arg arg = { 0 };
+		struct dh_db *db = NULL;
+		int rows = 0;
+
+		if (dh_db_open(&db, st, NULL) || dh_query_source_db(&src, db) ||
+		    dh_query_parse(&q, argv[3], strlen(argv[3]), "query")) {
+			fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+			return 1;
+		}
+		arg.src = src;
+		if (dh_query_run(q, &arg, dh_query_nin(q) ? 1 : 0, -1, 0, count_row, &rows)) {
+			fprintf(stderr, "bench-copy: %s\n", dh_errmsg());
+			return 1;
+		}
+		printf("%d rows, %lu HTTP requests; depth eavt %d avet %d\n", rows, dh_http_requests() - r0,
+		       dh_db_depth(db, DH_EAVT), dh_db_depth(db, DH_AVET));
+		dh_query_free(q);
+		dh_query_source_free(src);
+		dh_db_close(db);
+		dh_store_close(st);
+		return 0;
+	}
+	fprintf(stderr, "usage: bench-copy copy SRC DST [BATCH] | bench-copy gets URI N | bench-copy query URI QUERY\n");
 	return 2;
 }

@@ -8,6 +8,10 @@
  * one line "<op> <key>" to the log file (O_APPEND, one write per line, so
  * several processes can share a log).  Shell tests count the lines to see
  * how many requests reached a store, e.g. the backend of a tiered store.
+ * A get_many or has_many call logs "many get <n>" (or "many has <n>")
+ * followed by one "get <key>" ("has <key>") line per key, so a count of
+ * keys read stays a count of "get" lines, and the round trips of a reader
+ * are its "many" lines plus the "get" and "has" lines outside them.
  * With delay, every put waits that long first: a slow backend, for tests
  * of writes that must wait for it.
  */
@@ -120,6 +124,34 @@ static int count_has(struct dh_store *st, const char *key)
 	return rc ? rc : dh_store_has(c->inner, key);
 }
 
+static int note_many(struct count *c, const char *op, const char *const *keys, size_t n)
+{
+	char what[32];
+	int rc;
+
+	snprintf(what, sizeof(what), "%s %zu", op, n);
+	rc = note(c, "many", what);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = note(c, op, keys[i]);
+	return rc;
+}
+
+static int count_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct count *c = (struct count *)st;
+	int rc = note_many(c, "get", keys, n);
+
+	return rc ? rc : dh_store_get_many(c->inner, keys, n, cb, payload);
+}
+
+static int count_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	struct count *c = (struct count *)st;
+	int rc = note_many(c, "has", keys, n);
+
+	return rc ? rc : dh_store_has_many(c->inner, keys, n, found);
+}
+
 static int count_del(struct dh_store *st, const char *key)
 {
 	struct count *c = (struct count *)st;
@@ -165,6 +197,8 @@ static const struct dh_store_ops count_ops = {
 	.del = count_del,
 	.put_many = count_put_many,
 	.flush = count_flush,
+	.get_many = count_get_many,
+	.has_many = count_has_many,
 };
 
 DH_BACKEND_PLUGIN(&count_ops)

@@ -78,6 +78,8 @@ int main(int argc, char **argv)
 		printf("max-tx %lld\nmax-eid %lld\nhistory %d\nflexibility %s\n", (long long)dh_db_max_tx(db),
 			(long long)dh_db_max_eid(db), dh_db_keeps_history(db),
 			dh_db_flexibility(db) == DH_SCHEMA_READ ? "read" : "write");
+		printf("depth eavt %d aevt %d avet %d\n", dh_db_depth(db, DH_EAVT), dh_db_depth(db, DH_AEVT),
+			dh_db_depth(db, DH_AVET));
 		goto out;
 	}
 	if (entid) {

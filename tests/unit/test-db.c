@@ -95,7 +95,13 @@ struct walk {
 	char (*seen)[DH_HASH_HEX + 1];
 	size_t n, cap;
 	int missing, commits, leaves, branches, logs, schemas, other;
+	int links_differ;
 };
+
+static int collect(const char *hex, void *p)
+{
+	return dh_buf_add(p, hex, DH_HASH_HEX);
+}
 
 static int visit(const char *hex, void *p)
 {
@@ -130,6 +136,15 @@ static int visit(const char *hex, void *p)
 		w->logs++;
 	else if (!strcmp(k, "schema"))
 		w->schemas++;
+	{
+		struct dh_buf x = DH_BUF_INIT, y = DH_BUF_INIT;
+
+		if (dh_node_children(b.data, b.len, collect, &x) || dh_node_links(b.data, b.len, collect, &y) ||
+		    x.len != y.len || (x.len && memcmp(x.data, y.data, x.len)))
+			w->links_differ++;
+		dh_buf_release(&x);
+		dh_buf_release(&y);
+	}
 	rc = dh_node_children(b.data, b.len, visit, w);
 	dh_buf_release(&b);
 	return rc;
@@ -175,7 +190,10 @@ static void node_graph(void)
 		w.branches, w.logs, w.schemas);
 	ok(!dh_commit_info(&ci, st, head) && ci.nparents == 1 && ci.max_tx == DH_TX0 + 51,
 		"commit info: one parent, max tx 536870963");
+	ok(w.links_differ == 0, "dh_node_links() names the same children as dh_node_children() for every kind (%d differ)",
+	   w.links_differ);
 	ok(dh_node_children("garbage", 7, visit, &w) == DH_ECORRUPT, "bytes that are no node are DH_ECORRUPT");
+	ok(dh_node_links("garbage", 7, visit, &w) == DH_ECORRUPT, "dh_node_links: bytes that are no node are DH_ECORRUPT");
 	{
 		struct dh_db *db;
 

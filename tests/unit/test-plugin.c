@@ -82,14 +82,15 @@ static void registry(void)
 
 static void plugins(void)
 {
-	char path[1024], link[1024], mark[1024], uri[1024];
+	char path[1024], link[1024], mark[1024], uri[1024], speaks[64];
 	struct dh_store *st;
 	struct dh_buf b = DH_BUF_INIT;
 	int rc;
 
 	snprintf(mark, sizeof(mark), "%s/mark", tmp);
 	setenv("DH_TEST_MARK", mark, 1);
-	refused("badversion.so", "badversion", DH_EUSAGE, "this libdh speaks 1");
+	snprintf(speaks, sizeof(speaks), "this libdh speaks %d", DH_BACKEND_API_VERSION);
+	refused("badversion.so", "badversion", DH_EUSAGE, speaks);
 	ok(access(mark, F_OK) != 0, "the wrong-version plugin's code never ran");
 	refused("nosym.so", "nosym", DH_EUSAGE, "no symbol 'dh_plugin_backends'");
 	refused("taken.so", "takenextra", DH_EEXISTS, "scheme 'file' is already registered");

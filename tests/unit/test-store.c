@@ -189,6 +189,20 @@ static void values(struct dh_store *st, const char *uri)
 		is_int(seen.calls, 1, "%s: ... after one call", uri);
 		is_int(dh_store_get_many(st, (const char *[]){ "ok", "a//b" }, 2, many_cb, &seen), DH_EUSAGE,
 		       "%s: get_many checks keys", uri);
+		{
+			static unsigned char found[2500];
+			int wrong = 0;
+
+			memset(found, 7, sizeof(found));
+			is_int(dh_store_has_many(st, keys, 2500, found), 0, "%s: has_many", uri);
+			for (int i = 0; i < 2500; i++)
+				wrong += found[i] != (i % 2 == 0 || i == 2499);
+			ok(wrong == 0, "%s: has_many sets 1 for each present key and 0 for each absent one (%d wrong)", uri,
+			   wrong);
+			is_int(dh_store_has_many(st, (const char *[]){ "ok", "a//b" }, 2, found), DH_EUSAGE,
+			       "%s: has_many checks keys", uri);
+			is_int(dh_store_has_many(st, keys, 0, found), 0, "%s: has_many of no keys", uri);
+		}
 		for (int i = 0; i < 2500; i += 2)
 			dh_store_del(st, names[i]);
 	}
