@@ -299,6 +299,20 @@ struct dh_bound {
 int dh_iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	const struct dh_bound *lo, const struct dh_bound *hi);
 
+/* Flags of dh_iter_new_flags(). */
+enum dh_iter_flags {
+	/*
+	 * A scan that reads each node once: its nodes are decoded for the
+	 * cursor alone, not kept in the database's node cache (which a long
+	 * scan only churns, at a page fault per 4 KiB).
+	 */
+	DH_ITER_SCAN = 1,
+};
+
+/* dh_iter_new_flags() - dh_iter_new() with dh_iter_flags. */
+int dh_iter_new_flags(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags);
+
 /*
  * dh_iter_next() - the next datom into *out.  Returns 1 with *out set, 0 at
  * the end, or a negative error (DH_ECORRUPT naming the node key, DH_EIO).

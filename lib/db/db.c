@@ -426,7 +426,14 @@ static int src_fetch(struct dh_iter *it, struct src *s)
 int dh_iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	const struct dh_bound *lo, const struct dh_bound *hi)
 {
+	return dh_iter_new_flags(out, db, ix, lo, hi, 0);
+}
+
+int dh_iter_new_flags(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags)
+{
 	struct dh_iter *it = calloc(1, sizeof(*it));
+	struct dh_tree_ctx tcur, thist;
 	struct core *k = db->core;
 	struct dh_bound none = { 0 };
 	int rc;
@@ -465,11 +472,15 @@ int dh_iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	}
 	if ((rc = build_overlay(k, ix)))
 		goto fail;
-	if ((rc = dh_tree_iter_new(&it->s[0].ti, &it->cc, &k->c.roots[ix], &it->lo, hi ? &it->hi : NULL)))
+	tcur = it->cc;
+	thist = it->hc;
+	if (flags & DH_ITER_SCAN)
+		tcur.cache = thist.cache = NULL;
+	if ((rc = dh_tree_iter_new(&it->s[0].ti, &tcur, &k->c.roots[ix], &it->lo, hi ? &it->hi : NULL)))
 		goto fail;
 	it->s[0].need = 1;
 	if (it->history) {
-		if ((rc = dh_tree_iter_new(&it->s[1].ti, &it->hc, &k->c.roots[ix + 3], &it->lo, hi ? &it->hi : NULL)))
+		if ((rc = dh_tree_iter_new(&it->s[1].ti, &thist, &k->c.roots[ix + 3], &it->lo, hi ? &it->hi : NULL)))
 			goto fail;
 		it->s[1].need = 1;
 		it->s[2].ov = k->hist[ix];

@@ -81,8 +81,8 @@ static int needs_copy(const struct dh_val *v)
 }
 
 static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b, const struct dh_val *e,
-                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
-                     void *payload);
+                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, unsigned flags,
+                     dh_qdatom_fn fn, void *payload);
 
 static int load_cb(const struct dh_qdatom *d, void *payload)
 {
@@ -119,7 +119,8 @@ static int cache_load(struct dbsrc *s, const struct dh_attr *at, struct acache *
 {
 	struct dh_bound b = { .n = 1, .a = at->aid };
 	c->n = 0;
-	int rc = iter_scan(s, DH_AEVT, &b, NULL, at, NULL, NULL, load_cb, c);
+	/* every node of the attribute is read once, and its datoms copied: no node cache */
+	int rc = iter_scan(s, DH_AEVT, &b, NULL, at, NULL, NULL, DH_ITER_SCAN, load_cb, c);
 	if (!rc)
 		c->loaded = 1;
 	return rc;
@@ -247,17 +248,17 @@ static int db_scan(struct dh_query_source *src, const struct dh_val *e, const st
 		b.a = at->aid;
 		b.n = 1;
 	}
-	return iter_scan(s, ix, &b, e, at, v, tx, fn, payload);
+	return iter_scan(s, ix, &b, e, at, v, tx, 0, fn, payload);
 }
 
 static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b, const struct dh_val *e,
-                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, dh_qdatom_fn fn,
-                     void *payload)
+                     const struct dh_attr *at, const struct dh_val *v, const struct dh_val *tx, unsigned flags,
+                     dh_qdatom_fn fn, void *payload)
 {
 	struct dh_iter *it = NULL;
 	int rc;
 
-	if ((rc = dh_iter_new(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL)))
+	if ((rc = dh_iter_new_flags(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL, flags)))
 		return rc;
 	for (;;) {
 		const struct dh_datom *d;
