@@ -404,10 +404,15 @@ static void file_close(struct dh_store *st)
 	free(fs);
 }
 
+/*
+ * open, read, close: no fstat(2) first.  Values are written whole and
+ * renamed into place, so a file is complete when opened, and a read of a
+ * regular file that returns less than was asked for is at its end: a cold
+ * query reads hundreds of nodes, and two system calls fewer per node count.
+ */
 static int file_get(struct dh_store *st, const char *key, struct dh_buf *out)
 {
 	struct file_store *fs = (struct file_store *)st;
-	struct stat sb;
 	size_t got = 0;
 	int fd, rc = 0;
 
@@ -417,35 +422,30 @@ static int file_get(struct dh_store *st, const char *key, struct dh_buf *out)
 			return dh_error_set(DH_ENOTFOUND, "'%s' not found in '%s'", key, fs->root);
 		return io_error("open", key);
 	}
-	if (fstat(fd, &sb)) {
-		rc = io_error("stat", key);
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		rc = dh_error_set(DH_ENOTFOUND, "'%s' in '%s' is not a file", key, fs->root);
-		goto out;
-	}
 	dh_buf_reset(out);
-	if ((rc = dh_buf_grow(out, (size_t)sb.st_size)))
+	if ((rc = dh_buf_grow(out, 16384)))
 		goto out;
 	for (;;) {
-		ssize_t n;
+		size_t want = out->cap - 1 - got;
+		ssize_t n = read(fd, out->data + got, want);
 
-		if (got == out->cap - 1 && (rc = dh_buf_grow(out, 4096)))
-			goto out;
-		n = read(fd, out->data + got, out->cap - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EISDIR) {
+			rc = dh_error_set(DH_ENOTFOUND, "'%s' in '%s' is not a file", key, fs->root);
+			goto out;
+		}
 		if (n < 0) {
 			rc = io_error("read", key);
 			goto out;
 		}
-		if (n == 0)
-			break;
 		got += (size_t)n;
 		out->len = got;
+		if ((size_t)n < want)
+			break;
+		if ((rc = dh_buf_grow(out, out->cap)))
+			goto out;
 	}
-	out->len = got;
 	out->data[got] = '\0';
 out:
 	close(fd);
