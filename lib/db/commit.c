@@ -666,6 +666,7 @@ static int absorb_current(struct commit *c, const struct schema *s, struct dh_st
 {
 	struct dh_tree_edit *tmp = w->tmp;
 	uint32_t *ix = w->ix, *ix2 = w->ix2;
+	size_t target = n >= BULK_MIN_EDITS ? BULK_NODE_TARGET : 0;
 	struct sortctx sc = { .tc = { .st = st, .ix = DH_EAVT, .rank = s->rank, .nrank = (size_t)s->max + 1 } };
 	struct abucket *b = NULL;
 	uint32_t *slot = NULL;     /* attribute id -> bucket + 1, for attributes the schema knows */
@@ -676,7 +677,7 @@ static int absorb_current(struct commit *c, const struct schema *s, struct dh_st
 	sc.e = e;
 	sort_ix(&sc, ix, ix2, w->key, n);
 	m = gather_dedupe(&sc, ix, n, tmp);
-	if ((rc = dh_tree_apply(&c->roots[DH_EAVT], &sc.tc, &c->roots[DH_EAVT], tmp, m, batch)))
+	if ((rc = dh_tree_apply_sized(&c->roots[DH_EAVT], &sc.tc, &c->roots[DH_EAVT], tmp, m, batch, target)))
 		return rc;
 	/* the deduplicated edits in EAVT order become the source of the other two */
 	memcpy(e, tmp, m * sizeof(*e));
@@ -737,7 +738,7 @@ static int absorb_current(struct commit *c, const struct schema *s, struct dh_st
 	sc.tc.ix = DH_AEVT;
 	for (i = 0; i < n; i++)
 		tmp[i] = e[ix2[i]];
-	if ((rc = dh_tree_apply(&c->roots[DH_AEVT], &sc.tc, &c->roots[DH_AEVT], tmp, n, batch)))
+	if ((rc = dh_tree_apply_sized(&c->roots[DH_AEVT], &sc.tc, &c->roots[DH_AEVT], tmp, n, batch, target)))
 		goto out;
 
 	/* AVET: AEVT's runs of indexed attributes, each sorted by value */
@@ -755,7 +756,8 @@ static int absorb_current(struct commit *c, const struct schema *s, struct dh_st
 	}
 	for (i = 0; i < m; i++)
 		tmp[i] = e[ix[i]];
-	rc = dh_tree_apply(&c->roots[DH_AVET], &sc.tc, &c->roots[DH_AVET], tmp, m, batch);
+	rc = dh_tree_apply_sized(&c->roots[DH_AVET], &sc.tc, &c->roots[DH_AVET], tmp, m, batch,
+				 m >= BULK_MIN_EDITS ? BULK_NODE_TARGET : 0);
 out:
 	free(slot);
 	free(b);
@@ -849,7 +851,8 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 			}
 		}
 		sort_dedupe(&sc, e, m, &w, &m);
-		if ((rc = dh_tree_apply(&c->roots[t], &sc.tc, &c->roots[t], e, m, batch)))
+		if ((rc = dh_tree_apply_sized(&c->roots[t], &sc.tc, &c->roots[t], e, m, batch,
+					      m >= BULK_MIN_EDITS ? BULK_NODE_TARGET : 0)))
 			goto out;
 	}
 	m = log_edits(e, ev, n, c->no_history);
@@ -860,7 +863,7 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 	sc.tc.rank = s->rank;
 	sc.tc.nrank = (size_t)s->max + 1;
 	sort_dedupe(&sc, e, m, &w, &m);
-	rc = dh_tree_apply(&c->log, &sc.tc, &c->log, e, m, batch);
+	rc = dh_tree_apply_sized(&c->log, &sc.tc, &c->log, e, m, batch, m >= BULK_MIN_EDITS ? BULK_NODE_TARGET : 0);
 out:
 	free(e);
 	free(w.tmp);

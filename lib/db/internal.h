@@ -14,6 +14,16 @@
 #define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
 #define TAIL_MAX_DATOMS 512
 #define CACHE_BYTES (64u << 20)
+/*
+ * Bulk work (a load, a transaction or absorb of BULK_MIN_EDITS datoms or
+ * more) cuts the nodes it writes to BULK_NODE_TARGET bytes, not the usual
+ * 4 KiB: each node is a file on a file store, whose creation costs far more
+ * than its bytes, and fewer, larger nodes make scans and sync cheaper; a
+ * point read decodes more, and a small transaction that touches such a
+ * node rewrites it at the usual size.
+ */
+#define BULK_NODE_TARGET (128u << 10)
+#define BULK_MIN_EDITS 16384
 
 /* System attribute ids. */
 enum {

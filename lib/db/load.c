@@ -35,7 +35,7 @@
 
 #include "db/internal.h"
 
-#define LOAD_NODE_TARGET (128u << 10)
+#define LOAD_NODE_TARGET BULK_NODE_TARGET
 #define BATCH_FLUSH (8u << 20)      /* node bytes written to the store at once */
 #define APPLY_BATCH 65536           /* edits per dh_tree_apply() when merging (at most) */
 
