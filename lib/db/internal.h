@@ -11,7 +11,9 @@
 
 #define NTREES 6           /* current EAVT AEVT AVET, then their temporal twins */
 #define TREE_LOG NTREES    /* tree_ctx() index of the log tree */
-#define TAIL_MAX_NODES 32  /* log nodes a commit carries before the trees absorb them */
+#define TAIL_MAX_NODES 64  /* log nodes a commit carries before the trees absorb them (one absorb rewrites
+                              * a path in each of seven trees: fewer, larger absorbs cost a small
+                              * transaction less; readers read the tail in one batch) */
 #define TAIL_MAX_DATOMS 512
 #define CACHE_BYTES (64u << 20)
 /*
