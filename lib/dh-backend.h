@@ -16,7 +16,9 @@
  *     struct my_store { struct dh_store base; int fd; ... };
  *
  * Its open() allocates that struct, fills what it needs and hands back
- * &base; the library sets base.ops, base.uri and base.flags afterwards.
+ * &base; the library sets base.ops, base.uri and base.flags afterwards
+ * (keeping the one flag a backend may set there, DH_STORE_KEYWISE: see
+ * dh.h; leave base.flags zero otherwise).
  * Every other slot gets the same pointer back and casts it.
  *
  * What the library guarantees before a slot is called:

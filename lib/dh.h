@@ -188,7 +188,18 @@ struct dh_store;
 enum dh_store_flags {
 	DH_STORE_CREATE = 1 << 0,  /* create the directory, file or table if missing */
 	DH_STORE_RDONLY = 1 << 1,  /* open for reading only */
+	/*
+	 * Set by the backend (in base.flags at open; the library keeps this bit
+	 * and sets the others): its get_many sends one request per key, if in
+	 * parallel (S3, GCS).  The library then reads ahead only what it is
+	 * sure to need; other stores answer many keys in one request and get
+	 * the roots of the trees a query may start from read along.
+	 */
+	DH_STORE_KEYWISE = 1 << 8,
 };
+
+/* dh_store_flags() - the DH_STORE_* flags of an open store. */
+unsigned dh_store_flags(const struct dh_store *st);
 
 /*
  * dh_store_open() - open the store at `uri` (a URI or a bare path).

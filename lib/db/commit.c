@@ -18,8 +18,12 @@
  *          tail_datoms, max_eid, max_tx, instant_ms, flex, no_history, ndatoms]
  *   root: null or [name, level, count]
  *   Version 2 appends [cut...]: the commits where history stops (dh-gc
- *   --before dropped what lay beyond them; see dh_commit_cut).  A commit
- *   without a cut is written as version 1, byte for byte as before.
+ *   --before dropped what lay beyond them; see dh_commit_cut).  Version 3
+ *   appends [cut...] (possibly empty) and the bytes of the schema node when
+ *   they are at most SCHEMA_INLINE_MAX: a reader opening the commit needs
+ *   no request for the schema (S3 and GCS pay one per node).  The schema
+ *   node is still written, and still a child of the commit.  A commit with
+ *   a larger schema and no cut is written as version 1, with a cut as 2.
  * log:    ["dh/log", tx, n, (e a v tx added prev_tx) x n]
  */
 #include <stdlib.h>
@@ -49,8 +53,10 @@ int commit_encode(struct dh_buf *b, const struct commit *c)
 	size_t i;
 	int rc;
 
-	if ((rc = dh_cw_head(b, 4, c->ncut ? 14 : 13)) || (rc = dh_cw_text(b, "dh/commit", 9)) ||
-	    (rc = dh_cw_uint(b, c->ncut ? 2 : 1)) || (rc = dh_cw_head(b, 4, c->nparents)))
+	unsigned version = c->schema_bytes ? 3 : c->ncut ? 2 : 1;
+
+	if ((rc = dh_cw_head(b, 4, 12 + version)) || (rc = dh_cw_text(b, "dh/commit", 9)) ||
+	    (rc = dh_cw_uint(b, version)) || (rc = dh_cw_head(b, 4, c->nparents)))
 		return rc;
 	for (i = 0; i < c->nparents; i++)
 		if ((rc = cw_hash(b, c->parents[i])))
@@ -79,13 +85,15 @@ int commit_encode(struct dh_buf *b, const struct commit *c)
 	    (rc = dh_cw_uint(b, (uint64_t)c->flex)) || (rc = dh_cw_uint(b, (uint64_t)c->no_history)) ||
 	    (rc = dh_cw_uint(b, c->ndatoms)))
 		return rc;
-	if (c->ncut) {
+	if (version >= 2) {
 		if ((rc = dh_cw_head(b, 4, c->ncut)))
 			return rc;
 		for (i = 0; i < c->ncut; i++)
 			if ((rc = cw_hash(b, c->cut[i])))
 				return rc;
 	}
+	if (version == 3)
+		return dh_cw_bytes(b, c->schema_bytes, c->schema_len);
 	return 0;
 }
 
@@ -109,11 +117,11 @@ int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (node->len < 13 || f[1].type != DH_LONG || node->len != (f[1].u.i == 2 ? 14u : f[1].u.i == 1 ? 13u : 0u) ||
+	if (node->len < 13 || f[1].type != DH_LONG || f[1].u.i < 1 || f[1].u.i > 3 || node->len != 12 + (size_t)f[1].u.i ||
 	    !is_arr(&f[2]) || f[2].len > DH_MAX_PARENTS || !is_arr(&f[4]) || f[4].len != NTREES + 1 || !is_arr(&f[5]))
 		goto bad;
-	if (node->len == 14) {
-		if (!is_arr(&f[13]) || f[13].len < 1 || f[13].len > DH_MAX_CUT)
+	if (node->len >= 14) {
+		if (!is_arr(&f[13]) || f[13].len < (node->len == 14) || f[13].len > DH_MAX_CUT)
 			goto bad;
 		c->ncut = f[13].len;
 		for (i = 0; i < c->ncut; i++)
@@ -126,6 +134,17 @@ int commit_decode(struct commit *c, const struct dh_val *node, const char *key)
 			goto bad;
 	if (dh_cr_hash(&f[3], c->schema, key))
 		goto bad;
+	if (node->len == 15) {
+		char hex[DH_HASH_HEX + 1];
+
+		if (f[14].type != DH_BYTES || f[14].len > SCHEMA_INLINE_MAX)
+			goto bad;
+		dh_node_name(hex, f[14].u.s, f[14].len);
+		if (strcmp(hex, c->schema))
+			return dh_error_set(DH_ECORRUPT, "commit '%s': its schema does not match its name", key);
+		c->schema_bytes = (const unsigned char *)f[14].u.s;
+		c->schema_len = f[14].len;
+	}
 	for (i = 0; i <= NTREES; i++) {
 		const struct dh_val *r = &f[4].u.items[i];
 		struct dh_tree_root *to = i < NTREES ? &c->roots[i] : &c->log;
@@ -353,13 +372,15 @@ int dh_node_links(const void *data, size_t len, dh_child_cb cb, void *payload)
 }
 
 /*
- * A commit with a cut starts with the array head of 14 items and the text
- * "dh/commit" (deterministic CBOR, as commit_encode writes it): the walks of
- * sync, gc and verify ask every node, and only these need decoding.
+ * A commit that may have a cut starts with the array head of 14 or 15
+ * items and the text "dh/commit" (deterministic CBOR, as commit_encode
+ * writes it): the walks of sync, gc and verify ask every node, and only
+ * these need decoding.
  */
 int dh_node_cut(const void *data, size_t len, dh_child_cb cb, void *payload)
 {
 	static const unsigned char head[] = "\x8e\x69" "dh/commit";
+	const unsigned char *p = data;
 	struct dh_arena *a = NULL;
 	struct dh_val v;
 	struct commit c;
@@ -367,7 +388,7 @@ int dh_node_cut(const void *data, size_t len, dh_child_cb cb, void *payload)
 	size_t used, i;
 	int rc;
 
-	if (len < sizeof(head) - 1 || memcmp(data, head, sizeof(head) - 1))
+	if (len < sizeof(head) - 1 || (p[0] != 0x8e && p[0] != 0x8f) || memcmp(p + 1, head + 1, sizeof(head) - 2))
 		return 0;
 	if ((rc = dh_arena_new(&a)))
 		return rc;
@@ -890,12 +911,18 @@ void core_unref(struct core *k)
 /* The current trees whose roots core_read() fetches with the schema: entity and value lookups. */
 static const int root_prefetch[] = { DH_EAVT, DH_AVET };
 
+struct core_fetch {
+	struct dh_buf *raw;   /* schema, tail nodes, EAVT root, AVET root */
+	const size_t *slot;   /* key asked -> its place in raw */
+};
+
 static int core_read_cb(size_t i, const void *data, size_t len, void *payload)
 {
-	struct dh_buf *raw = payload;
+	struct core_fetch *f = payload;
+	struct dh_buf *b = &f->raw[f->slot[i]];
 
-	dh_buf_reset(&raw[i]);
-	return dh_buf_add(&raw[i], data, len);
+	dh_buf_reset(b);
+	return dh_buf_add(b, data, len);
 }
 
 /*
@@ -908,37 +935,48 @@ static int core_read_cb(size_t i, const void *data, size_t len, void *payload)
  */
 static int core_read(struct core *k, struct dh_buf **rawp)
 {
-	size_t n = 1 + k->c.ntail, m = n, i;
+	size_t n = 1 + k->c.ntail, m = 0, i;
 	const char **names = malloc((n + 2) * sizeof(*names));
+	size_t *slot = malloc((n + 2) * sizeof(*slot));
 	struct dh_buf *raw = calloc(n + 2, sizeof(*raw));
 	char key[DH_NODE_KEY_LEN + 1];
 	int rc = 0;
 
 	*rawp = raw;
-	if (!names || !raw) {
+	if (!names || !raw || !slot) {
 		free(names);
+		free(slot);
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	}
-	names[0] = k->c.schema;
+	/* a schema the commit carries costs no request */
+	if (k->c.schema_bytes)
+		rc = dh_buf_add(&raw[0], k->c.schema_bytes, k->c.schema_len);
+	else
+		slot[m] = 0, names[m++] = k->c.schema;
 	for (i = 0; i < k->c.ntail; i++)
-		names[1 + i] = k->c.tail[i];
+		slot[m] = 1 + i, names[m++] = k->c.tail[i];
 	for (i = 0; i < 2; i++)
-		if (k->c.roots[root_prefetch[i]].hex[0])
-			names[m++] = k->c.roots[root_prefetch[i]].hex;
-	rc = dh_node_get_many(k->st, names, m, core_read_cb, raw);
+		if (k->c.roots[root_prefetch[i]].hex[0] && (i == 0 || k->prefetch_avet))
+			slot[m] = n + i, names[m++] = k->c.roots[root_prefetch[i]].hex;
+	if (!rc) {
+		struct core_fetch f = { raw, slot };
+
+		rc = dh_node_get_many(k->st, names, m, core_read_cb, &f);
+	}
 	for (i = 0; i < n && !rc; i++)
 		if (!raw[i].data) {
-			dh_node_key(key, names[i]);
+			dh_node_key(key, i ? k->c.tail[i - 1] : k->c.schema);
 			rc = dh_error_set(DH_ECORRUPT, "missing node '%s'", key);
 		}
-	for (i = 0, m = n; i < 2 && !rc; i++) {
+	for (i = 0; i < 2 && !rc; i++) {
 		const struct dh_tree_root *r = &k->c.roots[root_prefetch[i]];
 
-		if (r->hex[0] && raw[m].data)
-			(void)dh_node_cache_add(k->cache, r->hex, root_prefetch[i], (int)r->level, raw[m].data, raw[m].len);
-		m += r->hex[0] != 0;
+		if (r->hex[0] && raw[n + i].data)
+			(void)dh_node_cache_add(k->cache, r->hex, root_prefetch[i], (int)r->level, raw[n + i].data,
+				raw[n + i].len);
 	}
 	free(names);
+	free(slot);
 	return rc;
 }
 
@@ -964,6 +1002,7 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	k->refs = 1;
 	k->st = st;
+	k->prefetch_avet = !(dh_store_flags(st) & DH_STORE_KEYWISE);
 	memcpy(k->hex, hex, DH_HASH_HEX);
 	k->hex[DH_HASH_HEX] = 0;
 	if (branch && !(k->branch = strdup(branch))) {
@@ -981,6 +1020,18 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 	if ((rc = node_decode(raw[0].data, raw[0].len, k->c.schema, "schema", k->arena, &v)) ||
 	    (rc = schema_decode(&k->schema, &v, key)))
 		goto fail;
+	/* a small schema read from its node: the next commit carries it */
+	if (!k->c.schema_bytes && raw[0].len <= SCHEMA_INLINE_MAX) {
+		unsigned char *p = dh_arena_alloc(k->arena, raw[0].len ? raw[0].len : 1);
+
+		if (!p) {
+			rc = DH_ENOMEM;
+			goto fail;
+		}
+		memcpy(p, raw[0].data, raw[0].len);
+		k->c.schema_bytes = p;
+		k->c.schema_len = raw[0].len;
+	}
 	for (i = 0; i < k->c.ntail; i++) {
 		struct event *ev;
 		size_t n;

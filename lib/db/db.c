@@ -50,13 +50,14 @@ int dh_db_open_commit(struct dh_db **out, struct dh_store *st, const char *hex)
 struct opening {
 	struct dh_buf format, head;
 	int has_format, has_head;
+	size_t first;   /* 0: the keys asked are format, head; 1: the head alone */
 };
 
 static int opening_cb(size_t i, const void *data, size_t len, void *payload)
 {
 	struct opening *o = payload;
 
-	if (i == 0) {
+	if (i + o->first == 0) {
 		o->has_format = 1;
 		return dh_buf_add(&o->format, data, len);
 	}
@@ -64,14 +65,43 @@ static int opening_cb(size_t i, const void *data, size_t len, void *payload)
 	return dh_buf_add(&o->head, data, len);
 }
 
-/*
- * Read `format` and the head of `branch` in one round trip.  A store
- * written by another format (or a later version) is refused, not misread;
- * a bare copy of nodes and heads (no format) is still readable.
- */
-static int read_head(struct dh_store *st, const char *branch, char hex[DH_HASH_HEX + 1])
+/* A `format` other than this dh's is refused; a missing one (a bare copy of nodes and heads) is not. */
+static int format_check(const struct opening *o, struct dh_store *st)
 {
-	struct opening o = { DH_BUF_INIT, DH_BUF_INIT, 0, 0 };
+	const char *f = o->format.data ? o->format.data : "";
+
+	if (o->has_format && strcmp(f, DH_FORMAT_TEXT))
+		return dh_error_set(DH_ECORRUPT, "'format' of '%s' is '%.*s', not '%.*s'", dh_store_uri(st),
+			(int)strcspn(f, "\n"), f, (int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
+	return 0;
+}
+
+/* Read `format` alone and check it (0 when it is this dh's or missing). */
+static int format_read(struct dh_store *st)
+{
+	struct opening o = { DH_BUF_INIT, DH_BUF_INIT, 0, 0, 0 };
+	const char *keys[1] = { "format" };
+	int rc = dh_store_get_many(st, keys, 1, opening_cb, &o);
+
+	if (!rc)
+		rc = format_check(&o, st);
+	dh_buf_release(&o.format);
+	dh_buf_release(&o.head);
+	return rc;
+}
+
+/*
+ * Read the head of `branch`, and with `format` the store's `format` in the
+ * same round trip.  A writer checks `format` before it adds to a store: a
+ * store written by another format (or a later version) is refused, not
+ * written to.  A reader reads the head alone (one request fewer on stores
+ * that pay per key, as S3 and GCS do): the commit it names carries its own
+ * version and is refused when it is not one this dh reads; `format` is read
+ * only to explain a failure (see dh_db_open).
+ */
+static int read_head(struct dh_store *st, const char *branch, char hex[DH_HASH_HEX + 1], int format)
+{
+	struct opening o = { DH_BUF_INIT, DH_BUF_INIT, 0, 0, !format };
 	char key[DH_BRANCH_MAX + 8];
 	const char *keys[2] = { "format", key };
 	int rc = dh_branch_check(branch);
@@ -79,15 +109,13 @@ static int read_head(struct dh_store *st, const char *branch, char hex[DH_HASH_H
 	if (rc)
 		return rc;
 	snprintf(key, sizeof(key), "heads/%s", branch);
-	if ((rc = dh_store_get_many(st, keys, 2, opening_cb, &o)))
+	if ((rc = dh_store_get_many(st, format ? keys : keys + 1, format ? 2 : 1, opening_cb, &o)))
 		goto out;
-	if (o.has_format && strcmp(o.format.data ? o.format.data : "", DH_FORMAT_TEXT)) {
-		rc = dh_error_set(DH_ECORRUPT, "'format' of '%s' is '%.*s', not '%.*s'", dh_store_uri(st),
-			(int)strcspn(o.format.data ? o.format.data : "", "\n"), o.format.data ? o.format.data : "",
-			(int)strlen(DH_FORMAT_TEXT) - 1, DH_FORMAT_TEXT);
+	if ((rc = format_check(&o, st)))
 		goto out;
-	}
 	if (!o.has_head) {
+		if (!format && (rc = format_read(st)))
+			goto out;
 		rc = dh_error_set(DH_ENOTFOUND, "no database on branch '%s' in '%s'", branch, dh_store_uri(st));
 		goto out;
 	}
@@ -104,7 +132,7 @@ out:
 	return rc;
 }
 
-int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
+int db_open(struct dh_db **out, struct dh_store *st, const char *branch, int format)
 {
 	char hex[DH_HASH_HEX + 1];
 	struct core *k;
@@ -113,13 +141,22 @@ int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
 	*out = NULL;
 	if (!branch)
 		branch = DH_DEFAULT_BRANCH;
-	if ((rc = read_head(st, branch, hex)))
+	if ((rc = read_head(st, branch, hex, format)))
 		return rc;
-	if ((rc = core_load(&k, st, hex, branch)))
+	if ((rc = core_load(&k, st, hex, branch))) {
+		/* a head this dh cannot read: another format explains it better */
+		if (!format && rc == DH_ECORRUPT && format_read(st))
+			rc = DH_ECORRUPT;
 		return rc;
+	}
 	rc = db_wrap(out, k);
 	core_unref(k);
 	return rc;
+}
+
+int dh_db_open(struct dh_db **out, struct dh_store *st, const char *branch)
+{
+	return db_open(out, st, branch, 0);
 }
 
 void dh_db_close(struct dh_db *db)

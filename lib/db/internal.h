@@ -86,7 +86,15 @@ struct commit {
 	 * one copy the list (a struct copy, hence the fixed array) */
 	char cut[DH_MAX_CUT][DH_HASH_HEX + 1];
 	size_t ncut;
+	/* the bytes of the schema node, carried inline when at most
+	 * SCHEMA_INLINE_MAX (version 3): a reader needs no request for them;
+	 * borrowed from whoever decoded or encoded them */
+	const unsigned char *schema_bytes;
+	size_t schema_len;
 };
+
+/* The largest schema node a commit carries inline (about 60 attributes without docs). */
+#define SCHEMA_INLINE_MAX 2048
 
 int commit_encode(struct dh_buf *b, const struct commit *c);
 int commit_decode(struct commit *c, const struct dh_val *node, const char *key);
@@ -107,6 +115,7 @@ struct core {
 	struct schema *schema;
 	struct dh_arena *arena;    /* tail events, overlays, ident strings */
 	struct dh_node_cache *cache;   /* decoded index nodes, shared with later cores */
+	int prefetch_avet;         /* core_read reads the AVET root along (not on DH_STORE_KEYWISE stores) */
 	struct event *tail;        /* events of the unindexed tail, in log order */
 	size_t ntail;
 	/* Overlays, built on first use: per index, the net effect of the tail on
@@ -135,6 +144,8 @@ void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree);
 int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch);
 void core_unref(struct core *k);
 int db_wrap(struct dh_db **out, struct core *k);
+/* dh_db_open(), reading and checking the store's `format` too when `format` (writers do). */
+int db_open(struct dh_db **out, struct dh_store *st, const char *branch, int format);
 
 /* Decode node `hex` of kind `kind` into *out (allocating from a). */
 int node_read(struct dh_store *st, const char *hex, const char *kind, struct dh_arena *a, struct dh_val *out);

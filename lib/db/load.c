@@ -737,7 +737,7 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 {
 	struct core *k = l->db->core;
 	struct dh_node_batch *batch = NULL;
-	struct dh_buf enc = DH_BUF_INIT;
+	struct dh_buf enc = DH_BUF_INIT, senc = DH_BUF_INIT;
 	struct build bd;
 	struct commit c;
 	char hex[DH_HASH_HEX + 1];
@@ -781,8 +781,12 @@ int dh_loader_finish(struct dh_loader *l, struct dh_tx_report **out)
 	c.instant_ms = l->instant;
 	if ((rc = bg_wait(&l->w)))
 		goto out;
-	if (l->schema_changed && ((rc = schema_encode(&enc, l->s)) || (rc = dh_node_batch_add(batch, enc.data, enc.len, c.schema))))
-		goto out;
+	if (l->schema_changed) {
+		if ((rc = schema_encode(&senc, l->s)) || (rc = dh_node_batch_add(batch, senc.data, senc.len, c.schema)))
+			goto out;
+		c.schema_bytes = senc.len <= SCHEMA_INLINE_MAX ? (const unsigned char *)senc.data : NULL;
+		c.schema_len = senc.len;
+	}
 	dh_buf_reset(&enc);
 	if ((rc = commit_encode(&enc, &c)) || (rc = dh_node_batch_add(batch, enc.data, enc.len, hex)) ||
 	    (rc = dh_node_batch_write(batch)))
@@ -823,6 +827,7 @@ out:
 	for (t = 0; t < NSUB; t++)
 		dsort_free(bd.sub[t]);
 	dh_buf_release(&enc);
+	dh_buf_release(&senc);
 	dh_node_batch_free(batch);
 	return rc;
 }

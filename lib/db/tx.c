@@ -1797,7 +1797,7 @@ int dh_conn_open(struct dh_conn **out, struct dh_store *st, const char *branch)
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = dh_db_open(&c->db, st, branch)))
+	if ((rc = db_open(&c->db, st, branch, 1)))
 		goto fail;
 	*out = c;
 	return 0;
@@ -1909,6 +1909,18 @@ static int core_after(struct core **out, struct dh_conn *conn, const struct comm
 	}
 	k->schema = *s;
 	*s = NULL;
+	k->prefetch_avet = conn->db->core->prefetch_avet;
+	/* the schema bytes the commit carried live in the caller's buffers */
+	if (c->schema_bytes) {
+		unsigned char *p = dh_arena_alloc(k->arena, c->schema_len ? c->schema_len : 1);
+
+		if (!p) {
+			rc = DH_ENOMEM;
+			goto fail;
+		}
+		memcpy(p, c->schema_bytes, c->schema_len);
+		k->c.schema_bytes = p;
+	}
 	k->cache = dh_node_cache_ref(conn->db->core->cache);
 	if (!absorbed) {
 		k->ntail = nold + nev;
@@ -1935,7 +1947,7 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 	struct tx t;
 	struct dh_tx_report *r = NULL;
 	struct dh_node_batch *batch = NULL;
-	struct dh_buf enc = DH_BUF_INIT;
+	struct dh_buf enc = DH_BUF_INIT, senc = DH_BUF_INIT;
 	struct commit c;
 	struct core *nk = NULL;
 	char loghex[DH_HASH_HEX + 1], hex[DH_HASH_HEX + 1];
@@ -2070,8 +2082,10 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 	c.instant_ms = t.instant > t.k->c.instant_ms ? t.instant : t.k->c.instant_ms;
 	c.ndatoms = t.k->c.ndatoms + nadd - nret;
 	if (t.schema_changed) {
-		if ((rc = schema_encode(&enc, t.s)) || (rc = dh_node_batch_add(batch, enc.data, enc.len, c.schema)))
+		if ((rc = schema_encode(&senc, t.s)) || (rc = dh_node_batch_add(batch, senc.data, senc.len, c.schema)))
 			goto out;
+		c.schema_bytes = senc.len <= SCHEMA_INLINE_MAX ? (const unsigned char *)senc.data : NULL;
+		c.schema_len = senc.len;
 	}
 	if (t.purge || t.k->c.ntail + 1 > TAIL_MAX_NODES || t.k->c.tail_datoms + t.nev > TAIL_MAX_DATOMS) {
 		/* absorb the tail and this transaction into the trees */
@@ -2146,7 +2160,8 @@ done:
 	rc = 0;
 out:
 	core_unref(nk);
-	free(c.tail);
+	dh_buf_release(&enc);
+	dh_buf_release(&senc);
 	dh_node_batch_free(batch);
 	dh_buf_release(&enc);
 	dh_tx_report_free(r);
@@ -2183,7 +2198,7 @@ int dh_db_create(struct dh_store *st, const struct dh_db_config *cfg)
 {
 	static const struct dh_db_config defaults;
 	const char *branch;
-	struct dh_buf b = DH_BUF_INIT;
+	struct dh_buf b = DH_BUF_INIT, sb = DH_BUF_INIT;
 	struct dh_node_batch *batch = NULL;
 	struct schema *s = NULL;
 	struct commit c;
@@ -2217,9 +2232,10 @@ int dh_db_create(struct dh_store *st, const struct dh_db_config *cfg)
 	}
 	if ((rc = schema_new_system(&s)) || (rc = dh_node_batch_new(&batch, st)))
 		goto out;
-	dh_buf_reset(&b);
-	if ((rc = schema_encode(&b, s)) || (rc = dh_node_batch_add(batch, b.data, b.len, c.schema)))
+	if ((rc = schema_encode(&sb, s)) || (rc = dh_node_batch_add(batch, sb.data, sb.len, c.schema)))
 		goto out;
+	c.schema_bytes = sb.len <= SCHEMA_INLINE_MAX ? (const unsigned char *)sb.data : NULL;
+	c.schema_len = sb.len;
 	c.max_eid = DH_E0;
 	c.max_tx = DH_TX0;
 	c.instant_ms = cfg->instant_ms;
@@ -2259,5 +2275,6 @@ out:
 	schema_free(s);
 	dh_node_batch_free(batch);
 	dh_buf_release(&b);
+	dh_buf_release(&sb);
 	return rc;
 }

@@ -624,6 +624,7 @@ static int gs_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 	if ((rc = dh_http_new(&s->http, retries, timeout, NULL)) ||
 	    (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags))))
 		goto fail;
+	s->base.flags = DH_STORE_KEYWISE;  /* one GET per key */
 	*out = &s->base;
 	return 0;
 fail:

@@ -759,6 +759,7 @@ static int s3_open(struct dh_store **out, const struct dh_uri *uri, unsigned fla
 	if (!(flags & DH_STORE_RDONLY) && (rc = probe(s, flags)))
 		goto fail;
 	free(ep);
+	s->base.flags = DH_STORE_KEYWISE;  /* one GET per key */
 	*out = &s->base;
 	return 0;
 fail:

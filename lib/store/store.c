@@ -285,9 +285,14 @@ int dh_store_open(struct dh_store **out, const char *text, unsigned flags)
 	}
 	st->ops = ops;
 	st->uri = uri;
-	st->flags = flags;
+	st->flags = (flags & ~(unsigned)DH_STORE_KEYWISE) | (st->flags & DH_STORE_KEYWISE);
 	*out = st;
 	return 0;
+}
+
+unsigned dh_store_flags(const struct dh_store *st)
+{
+	return st->flags;
 }
 
 void dh_store_close(struct dh_store *st)

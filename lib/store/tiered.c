@@ -264,6 +264,8 @@ static int tiered_open(struct dh_store **out, const struct dh_uri *uri, unsigned
 		goto fail;
 	if (ts->write == WRITE_BEHIND && !(flags & DH_STORE_RDONLY) && (rc = behind_start(&ts->wb, back, flags)))
 		goto fail;
+	/* a cold read goes to the backend */
+	ts->base.flags = dh_store_flags(ts->back) & DH_STORE_KEYWISE;
 	*out = &ts->base;
 	return 0;
 fail:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Round trips to real PostgreSQL and Redis servers: a cold point query
-# costs at most (tree depth + 2) of them (format and head, commit, schema
-# with the roots, then one node per level below the root), counted by the
+# costs at most (tree depth + 2) of them (the head, the commit carrying the
+# schema, the roots, then one node per level below the root), counted by the
 # count plugin and, for Redis, by the server's own command counter; dh-sync
 # asks about and reads many nodes per round trip; a Redis write that fails
 # after put_many returned still stops the head from moving.

@@ -60,4 +60,25 @@ test_expect_success 'an incremental sync after one transaction moves only new no
 	s3env dh-query "$s3" "$q" >s3.out && dh-query a "$q" >a.out && test_cmp a.out s3.out
 '
 
+test_expect_success 'a cold point query costs at most tree depth + 2 HTTP requests on each backend' '
+	# 20 transactions of 1,000 people: nodes of the usual size, no tail
+	dh-create p &&
+	echo "[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+	       {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact -o none p &&
+	awk "BEGIN { for (i = 1; i <= 20000; i++) { if (i % 1000 == 1) printf \"[\";
+		printf \"{:name \\\"p%d\\\" :age %d}\", i, i % 90; if (i % 1000 == 0) print \"]\" } }" |
+		dh-transact -o none p &&
+	depth=$(dump-datoms p --info | sed -n "s/^depth eavt \([0-9]*\) .*/\1/p") &&
+	test "$depth" -ge 2 &&
+	id=$(dh-query -o tsv p "[:find ?e . :where [?e :name \"p10007\"]]") &&
+	for u in "$(echo "$s3" | sed "s|?|-p?|")" "$(echo "$gs" | sed "s|?|-p?|")" "$(echo "$ddb" | sed "s|?|-p?|")"; do
+		case $u in dynamodb:*) e=ddbenv ;; *) e=s3env ;; esac &&
+		$e dh-sync -q p "$u" &&
+		$e bench-copy query "$u" "[:find ?a :where [$id :age ?a]]" >out &&
+		n=$(sed -n "s/^1 rows, \([0-9]*\) HTTP requests.*/\1/p" out) &&
+		echo "# ${u%%:*}: $n HTTP requests, depth $depth" &&
+		test -n "$n" && test "$n" -le $((depth + 2)) || return 1
+	done
+'
+
 test_done

@@ -78,8 +78,8 @@ static void cut_commit(void)
 
 	dh_head_get(st, "db", head);
 	dh_node_get(st, head, &b);
-	ok(b.len > 12 && (unsigned char)b.data[0] == 0x8d && b.data[11] == 1,
-	   "a commit without a cut is written as before: 13 items, version 1");
+	ok(b.len > 12 && (unsigned char)b.data[0] == 0x8f && b.data[11] == 3,
+	   "a commit with a small schema carries it: 15 items, version 3");
 	memset(got, 0, sizeof(got));
 	ok(!dh_node_cut(b.data, b.len, collect, got) && !got[0][0], "it records no cut");
 	dh_commit_info(&ci, st, head);
@@ -89,7 +89,7 @@ static void cut_commit(void)
 	ok(!dh_commit_cut(g, st, head, (const char (*)[DH_HASH_HEX + 1])cut, 1, 0), "the cut commit is written");
 	is_str(g, dry, "the dry run named the same commit");
 	dh_node_get(st, g, &b);
-	ok((unsigned char)b.data[0] == 0x8e && b.data[11] == 2, "a commit with a cut: 14 items, version 2");
+	ok((unsigned char)b.data[0] == 0x8f && b.data[11] == 3, "a commit with a cut and a small schema: version 3");
 	memset(got, 0, sizeof(got));
 	ok(!dh_node_cut(b.data, b.len, collect, got) && !strcmp(got[0], cut[0]) && !got[1][0],
 	   "dh_node_cut reports where history stops");
@@ -113,6 +113,50 @@ static void cut_commit(void)
 	ok(dh_commit_info(&ci, st, cut[0]) == DH_ENOTFOUND, "dh_commit_info of a missing commit is DH_ENOTFOUND");
 	ok(!dh_verify(st, NULL, NULL, NULL, NULL), "a store missing only a cut commit verifies");
 	dh_buf_release(&b);
+	dh_store_close(st);
+}
+
+/* A schema too large to ride in every commit: versions 1 and 2, as before version 3. */
+static void big_schema_commit(void)
+{
+	struct dh_store *st = setup("mem://bigschema", 2);
+	struct dh_buf b = DH_BUF_INIT, t = DH_BUF_INIT;
+	struct dh_commit_info ci;
+	struct dh_conn *c;
+	struct dh_db *db;
+	struct dh_val tx;
+	char head[DH_HASH_HEX + 1], g[DH_HASH_HEX + 1], cut[1][DH_HASH_HEX + 1], got[4][DH_HASH_HEX + 1];
+
+	dh_buf_add(&t, "[", 1);
+	for (int i = 0; i < 60; i++) {
+		char one[200];
+
+		snprintf(one, sizeof(one), "{:db/ident :attribute-number-%d :db/valueType :db.type/string "
+			 ":db/cardinality :db.cardinality/one :db/doc \"what attribute %d holds\"}", i, i);
+		dh_buf_add(&t, one, strlen(one));
+	}
+	dh_buf_add(&t, "]", 2);
+	tx = edn(t.data);
+	dh_conn_open(&c, st, NULL);
+	ok(!dh_transact(NULL, c, &tx, 0), "60 documented attributes are transacted");
+	tx_on(c, 5, 1);
+	dh_conn_close(c);
+	dh_head_get(st, "db", head);
+	dh_node_get(st, head, &b);
+	ok(b.len > 12 && (unsigned char)b.data[0] == 0x8d && b.data[11] == 1,
+	   "a commit whose schema is larger than 2 KiB names it only: 13 items, version 1");
+	dh_commit_info(&ci, st, head);
+	memcpy(cut[0], ci.parents[0], sizeof(cut[0]));
+	ok(!dh_commit_cut(g, st, head, (const char (*)[DH_HASH_HEX + 1])cut, 1, 0), "a cut commit of it is written");
+	dh_node_get(st, g, &b);
+	ok((unsigned char)b.data[0] == 0x8e && b.data[11] == 2, "with a cut: 14 items, version 2");
+	memset(got, 0, sizeof(got));
+	ok(!dh_node_cut(b.data, b.len, collect, got) && !strcmp(got[0], cut[0]), "dh_node_cut reads its cut");
+	ok(!dh_db_open(&db, st, NULL) && dh_db_attr_by_ident(db, "attribute-number-59", 19) != NULL,
+	   "the database opens with its schema read from the schema node");
+	dh_db_close(db);
+	dh_buf_release(&b);
+	dh_buf_release(&t);
 	dh_store_close(st);
 }
 
@@ -211,6 +255,7 @@ int main(void)
 {
 	dh_arena_new(&A);
 	cut_commit();
+	big_schema_commit();
 	racing_writer();
 	dh_arena_free(A);
 	return done_testing();
