@@ -790,6 +790,26 @@ static int valid_name(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * Whether `name` (a symbol's, or a keyword's without its colon) reads back
+ * as the same symbol or keyword on its own: the `_/` prefix in a namespaced
+ * map strips a namespace that a name like `_/nil`, `_/+1` or `_/'q` needs.
+ */
+static int bare_name_ok(struct dh_arena *a, enum dh_type type, const char *name, size_t n)
+{
+	char *t = dh_arena_alloc(a, n + 2);
+	struct dh_val v;
+
+	if (!t)
+		return 0;
+	t[0] = ':';
+	memcpy(t + 1, name, n);
+	t[n + 1] = 0;
+	if (type == DH_KEYWORD ? dh_edn_parse(&v, a, t, n + 1, "<name>") : dh_edn_parse(&v, a, t + 1, n, "<name>"))
+		return 0;
+	return v.type == type && v.len == n && !memcmp(v.u.s, name, n);
+}
+
 /* The characters of a symbol, keyword or namespaced map prefix `t`. */
 static int check_name_chars(struct dh_edn_reader *r, struct pos start, const char *t, size_t n)
 {
@@ -973,6 +993,9 @@ static int read_nsmap(struct dh_edn_reader *r, struct dh_val *out, struct pos st
 		if (k->type != DH_KEYWORD && k->type != DH_SYMBOL)
 			continue;
 		if (k->len > 2 && !memcmp(k->u.s, "_/", 2)) {
+			if (!bare_name_ok(r->a, k->type, k->u.s + 2, k->len - 2))
+				return fail(r, start, "key %s%s does not read back without its namespace",
+					    k->type == DH_KEYWORD ? ":" : "", k->u.s);
 			k->u.s += 2;
 			k->len -= 2;
 			continue;

@@ -261,6 +261,12 @@ static void errors(void)
 	bad("\"\xff\"", "t.edn:1:1: invalid UTF-8 in string (byte 0)");
 	bad("\n\n   \xc3\xa9\xc3\xa9 (", "t.edn:3:7: unterminated list");
 	bad("#:a{:b 1 :a/b 2}", "t.edn:1:1: duplicate key in namespaced map");
+	/* _/ strips the namespace only from names that read back without it */
+	bad("#:k{o * _/'q ue}", "t.edn:1:1: key _/'q does not read back without its namespace");
+	bad("#:k{_/nil 1}", "t.edn:1:1: key _/nil does not read back without its namespace");
+	bad("#:k{_/+1 1}", "t.edn:1:1: key _/+1 does not read back without its namespace");
+	bad("#:k{_/:a 1}", "t.edn:1:1: key _/:a does not read back without its namespace");
+	rt("#:k{_/a'b 1 :_/c 2 d 3}", "{a'b 1, :c 2, k/d 3}");
 	{
 		struct dh_val nul;
 
