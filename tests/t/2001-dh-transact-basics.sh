@@ -141,6 +141,14 @@ test_expect_success 'a store of another format is refused' '
 	grep "format.*dh-db 99" err
 '
 
+test_expect_success 'a reader that cannot open a store of another format names the format' '
+	dh-create ./other2 &&
+	echo "dh-db 99" >other2/format &&
+	rm other2/heads/db &&
+	test_expect_code 1 dh-query ./other2 "[:find ?e :where [?e :db/ident]]" 2>err &&
+	grep "format.*dh-db 99" err
+'
+
 test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 dh-transact &&
 	test_expect_code 2 dh-transact -o yaml ./db &&
