@@ -170,6 +170,23 @@ static int key_is(int kind, const struct dh_datom *d, int64_t e, dh_aid a, const
 	}
 }
 
+/*
+ * Where the probe for a key starts.  The (e a) and (e a v) keys of
+ * neighbouring entities start near each other: a transaction names its
+ * entities in order (fresh ids count up), and a large one would otherwise
+ * miss the cache on nearly every probe.  Eight entities share a block of
+ * 128 slots, placed at random by their id / 8; inside it an entity has 16
+ * slots, one per attribute id modulo 16 (the values of a card-many
+ * attribute follow each other).  A random hash of the whole key tells keys
+ * apart in the slot.
+ */
+static size_t key_slot(int kind, int64_t e, dh_aid a, uint64_t h)
+{
+	if (kind == K_AV)
+		return (size_t)h;
+	return (size_t)((mix(((uint64_t)e >> 3) * 131 + (a >> 4)) & ~(uint64_t)127) | (((uint64_t)e & 7) << 4) | (a & 15));
+}
+
 /* The newest event with this key (index + 1), or 0; follow t->link[i][kind] for older ones. */
 static size_t mm_find(struct tx *t, int kind, int64_t e, dh_aid a, const struct dh_val *v)
 {
@@ -181,7 +198,7 @@ static size_t mm_find(struct tx *t, int kind, int64_t e, dh_aid a, const struct 
 		return 0;
 	h = key_hash(kind, e, a, v);
 	hh = (uint32_t)(h >> 32);
-	for (i = h & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1))
+	for (i = key_slot(kind, e, a, h) & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1))
 		if (t->slot[kind][i].hash == hh && key_is(kind, &t->ev[t->slot[kind][i].idx - 1].d, e, a, v))
 			return t->slot[kind][i].idx;
 	return 0;
@@ -194,7 +211,7 @@ static void mm_put(struct tx *t, int kind, size_t idx)
 	uint32_t hh = (uint32_t)(h >> 32);
 	size_t i;
 
-	for (i = h & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1)) {
+	for (i = key_slot(kind, d->e, d->a, h) & (t->hcap - 1); t->slot[kind][i].idx; i = (i + 1) & (t->hcap - 1)) {
 		struct mslot *sl = &t->slot[kind][i];
 
 		if (sl->hash == hh && key_is(kind, &t->ev[sl->idx - 1].d, d->e, d->a, &d->v)) {
@@ -2088,18 +2105,21 @@ static int tx_once(struct dh_tx_report **out, struct dh_conn *conn, const struct
 		c.schema_len = senc.len;
 	}
 	if (t.purge || t.k->c.ntail + 1 > TAIL_MAX_NODES || t.k->c.tail_datoms + t.nev > TAIL_MAX_DATOMS) {
-		/* absorb the tail and this transaction into the trees */
-		struct event *all = malloc((t.k->ntail + t.nev + 1) * sizeof(*all));
+		/* absorb the tail and this transaction into the trees (with no
+		 * tail, straight from this transaction's events: a large one's
+		 * would be copied for nothing) */
+		struct event *all = NULL;
 
-		if (!all) {
-			rc = dh_error_set(DH_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (t.k->ntail)  /* a new database's empty tail is NULL */
+		if (t.k->ntail) {
+			if (!(all = malloc((t.k->ntail + t.nev + 1) * sizeof(*all)))) {
+				rc = dh_error_set(DH_ENOMEM, "out of memory");
+				goto out;
+			}
 			memcpy(all, t.k->tail, t.k->ntail * sizeof(*all));
-		if (t.nev)
-			memcpy(all + t.k->ntail, t.ev, t.nev * sizeof(*all));
-		rc = absorb(&c, t.s, conn->st, all, t.k->ntail + t.nev, batch);
+			if (t.nev)
+				memcpy(all + t.k->ntail, t.ev, t.nev * sizeof(*all));
+		}
+		rc = absorb(&c, t.s, conn->st, all ? all : t.ev, t.k->ntail + t.nev, batch);
 		free(all);
 		if (rc)
 			goto out;

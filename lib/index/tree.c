@@ -693,26 +693,25 @@ int dh_tree_apply_sized(struct dh_tree_root *out, const struct dh_tree_ctx *c, c
 		*out = *root;
 		return 0;
 	}
+	if (!root->hex[0]) {
+		/* a new tree: built bottom-up as it streams, never held whole */
+		struct dh_tree_builder *b = NULL;
+
+		if ((rc = dh_tree_builder_new(&b, c, ap.target, batch)))
+			return rc;
+		for (i = 0; i < n && !rc; i++)
+			if (edits[i].op == DH_EDIT_PUT)
+				rc = dh_tree_builder_add(b, &edits[i].d);
+		if (!rc)
+			rc = dh_tree_builder_finish(b, out);
+		dh_tree_builder_free(b);
+		return rc;
+	}
 	if ((rc = dh_arena_new(&ap.arena)))
 		return rc;
-	if (!root->hex[0]) {
-		struct titem t;
-
-		memset(&t, 0, sizeof(t));
-		t.count = 1;
-		for (i = 0; i < n; i++) {
-			if (edits[i].op != DH_EDIT_PUT)
-				continue;
-			t.k = edits[i].d;
-			if ((rc = ivec_push(&items, &t)))
-				goto out;
-		}
-		level = 0;
-	} else {
-		level = root->level;
-		if ((rc = apply_node(&ap, root->hex, level, edits, n, &items)))
-			goto out;
-	}
+	level = root->level;
+	if ((rc = apply_node(&ap, root->hex, level, edits, n, &items)))
+		goto out;
 	/* items is the content of a node at `level`; build up until one node. */
 	for (;;) {
 		if (items.n == 0) {
