@@ -35,7 +35,6 @@
 /* The digest hashes every record; OpenSSL 3's one-shot SHA256() looks its
  * algorithm up (under a lock) on each call, the low-level functions do not. */
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <zlib.h>
 
@@ -316,37 +315,32 @@ int dh_digest_eq(const struct dh_digest *a, const struct dh_digest *b)
 
 /* Incremental SHA-256 (the one-shot dh_sha256() cannot stream a chunk). */
 struct sha {
-	EVP_MD_CTX *ctx;
+	SHA256_CTX ctx;
 };
 
 static int sha_begin(struct sha *s)
 {
-	if (!s->ctx && !(s->ctx = EVP_MD_CTX_new()))
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	if (EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1)
-		return dh_error_set(DH_ENOMEM, "cannot start a sha-256");
+	SHA256_Init(&s->ctx);
 	return 0;
 }
 
 static void sha_update(struct sha *s, const void *p, size_t n)
 {
 	if (n)
-		EVP_DigestUpdate(s->ctx, p, n);
+		SHA256_Update(&s->ctx, p, n);
 }
 
 static void sha_end(struct sha *s, char hex[DH_HASH_HEX + 1])
 {
 	unsigned char h[DH_HASH_LEN];
-	unsigned n = 0;
 
-	EVP_DigestFinal_ex(s->ctx, h, &n);
+	SHA256_Final(h, &s->ctx);
 	dh_hex(hex, h, DH_HASH_LEN);
 }
 
 static void sha_free(struct sha *s)
 {
-	EVP_MD_CTX_free(s->ctx);
-	s->ctx = NULL;
+	(void)s;
 }
 
 /* ---- output: plain or gzip members of GZ_BLOCK raw bytes ---------------- */

@@ -29,9 +29,6 @@ static const struct dh_store_ops *const builtin[] = {
 #if DH_HAVE_LMDB
 	&dh_store_lmdb_ops,
 #endif
-#if DH_HAVE_SQLITE
-	&dh_store_sqlite_ops,
-#endif
 	&dh_store_tiered_ops,
 };
 
@@ -39,6 +36,9 @@ static const struct dh_store_ops *const builtin[] = {
 static const struct {
 	const char *scheme, *module;
 } modules[] = {
+#if DH_HAVE_SQLITE
+	{ "sqlite", "sqlite" },
+#endif
 #if DH_HAVE_POSTGRESQL
 	{ "postgresql", "postgresql" },
 	{ "postgres", "postgresql" },

@@ -51,6 +51,7 @@ test_expect_success 'network backends are modules, loaded from beside the instal
 	ls "$lib"/dh/modules/dh-backend-*.so >modules &&
 	for m in $(sed -n "s|.*/dh-backend-\(.*\)\.so$|\1|p" modules); do
 		case $m in
+		sqlite) uri="sqlite:///nonexistent-dir-$$/x.db" want="nonexistent-dir" ;;
 		redis) uri=redis://127.0.0.1:1/0 want="cannot connect" ;;
 		postgresql) uri="postgresql://dh@127.0.0.1:1/x?connect_timeout=2" want="cannot connect" ;;
 		cloud) uri="s3://dh-bucket/p?endpoint=http://127.0.0.1:1&region=us-east-1" want="Failed to connect to 127.0.0.1 port 1" ;;
@@ -60,7 +61,7 @@ test_expect_success 'network backends are modules, loaded from beside the instal
 			"$r/bin/dh-store" "$uri" has format 2>err &&
 		cat err && ! grep "module" err && grep "$want" err || return 1
 	done &&
-	! ldd "$r/bin/dh-query" | grep -E "libcurl|libpq|libhiredis"
+	! ldd "$r/bin/dh-query" | grep -E "libcurl|libpq|libhiredis|libsqlite3|libcrypto"
 '
 
 test_expect_success 'a missing module is a clear error naming it; other stores still open' '

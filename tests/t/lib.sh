@@ -47,13 +47,14 @@ test_must_fail() {
 	return 0
 }
 
+# (its variables are prefixed: a test's own "want" or "rc" must survive it)
 test_expect_code() {
-	want=$1
+	_tec_want=$1
 	shift
 	"$@"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		echo "test_expect_code: exit $rc, want $want: $*" >&2
+	_tec_rc=$?
+	if [ "$_tec_rc" -ne "$_tec_want" ]; then
+		echo "test_expect_code: exit $_tec_rc, want $_tec_want: $*" >&2
 		return 1
 	fi
 	return 0
