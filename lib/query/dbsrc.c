@@ -22,11 +22,19 @@
 #include "dh-db.h"
 #include "q.h"
 
+/* A datom of a loaded attribute: its attribute is the cache's (40 bytes, not 72). */
+struct cdatom {
+	int64_t e;
+	int64_t txa;             /* tx * 2 + added */
+	struct dh_val v;
+};
+
 struct acache {
 	int loaded;
 	unsigned lookups;        /* by entity, before loading */
 	unsigned vlookups;       /* by value, before loading */
-	struct dh_qdatom *d;     /* AEVT order */
+	struct dh_val akw;       /* the attribute, as its datoms carry it */
+	struct cdatom *d;        /* AEVT order */
 	size_t n, cap;
 	uint32_t *byv;           /* indices into d in value order, built on demand */
 };
@@ -88,14 +96,19 @@ static int load_cb(const struct dh_qdatom *d, void *payload)
 {
 	struct acache *c = payload;
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct dh_qdatom *n = realloc(c->d, cap * sizeof(*n));
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct cdatom *n = realloc(c->d, cap * sizeof(*n));
 		if (!n)
 			return dh_error_set(DH_ENOMEM, "out of memory");
 		c->d = n;
 		c->cap = cap;
 	}
-	c->d[c->n++] = *d;
+	if (!c->n)
+		c->akw = d->a;
+	c->d[c->n].e = d->e;
+	c->d[c->n].txa = d->tx * 2 + (d->added != 0);
+	c->d[c->n].v = d->v;
+	c->n++;
 	return 0;
 }
 
@@ -126,6 +139,18 @@ static int cache_load(struct dbsrc *s, const struct dh_attr *at, struct acache *
 	return rc;
 }
 
+static int64_t cd_tx(const struct cdatom *d)
+{
+	return (d->txa - (d->txa & 1)) / 2;
+}
+
+static int cd_emit(const struct acache *c, const struct cdatom *d, dh_qdatom_fn fn, void *payload)
+{
+	struct dh_qdatom q = { .e = d->e, .a = c->akw, .v = d->v, .tx = cd_tx(d), .added = (int)(d->txa & 1) };
+
+	return fn(&q, payload);
+}
+
 static int cache_scan(const struct acache *c, const struct dh_val *e, const struct dh_val *v, const struct dh_val *tx,
                       dh_qdatom_fn fn, void *payload)
 {
@@ -141,14 +166,14 @@ static int cache_scan(const struct acache *c, const struct dh_val *e, const stru
 		}
 	}
 	for (size_t i = lo; i < c->n; i++) {
-		const struct dh_qdatom *d = &c->d[i];
+		const struct cdatom *d = &c->d[i];
 		if (e && d->e != e->u.i)
 			break;
-		if (tx && d->tx != tx->u.i)
+		if (tx && cd_tx(d) != tx->u.i)
 			continue;
 		if (v && !dh_val_eq(&d->v, v))
 			continue;
-		if ((rc = fn(d, payload)))
+		if ((rc = cd_emit(c, d, fn, payload)))
 			return rc;
 	}
 	return 0;
@@ -156,8 +181,8 @@ static int cache_scan(const struct acache *c, const struct dh_val *e, const stru
 
 static int cmp_byv(const void *x, const void *y, void *arg)
 {
-	const struct dh_qdatom *d = arg;
-	const struct dh_qdatom *a = &d[*(const uint32_t *)x], *b = &d[*(const uint32_t *)y];
+	const struct cdatom *d = arg;
+	const struct cdatom *a = &d[*(const uint32_t *)x], *b = &d[*(const uint32_t *)y];
 	int r = dh_val_cmp(&a->v, &b->v);
 	return r ? r : (a->e < b->e ? -1 : a->e > b->e);
 }
@@ -184,12 +209,12 @@ static int cache_vscan(struct acache *c, const struct dh_val *v, const struct dh
 			hi = mid;
 	}
 	for (size_t i = lo; i < c->n; i++) {
-		const struct dh_qdatom *d = &c->d[c->byv[i]];
+		const struct cdatom *d = &c->d[c->byv[i]];
 		if (dh_val_cmp(&d->v, v))
 			break;
-		if (tx && d->tx != tx->u.i)
+		if (tx && cd_tx(d) != tx->u.i)
 			continue;
-		if ((rc = fn(d, payload)))
+		if ((rc = cd_emit(c, d, fn, payload)))
 			return rc;
 	}
 	return 0;

@@ -527,6 +527,11 @@ static int eval_pattern(struct run *R, struct ectx *cx, const struct clause *c)
 			lookup = 0;   /* many values: one scan and a hash join beat many seeks */
 		if (be && cnt >= 0 && (int64_t)K->n > cnt * 2)
 			lookup = 0;
+		/* entities bound by the thousand against an attribute of a few
+		 * times as many datoms: one pass over the attribute (which the
+		 * source then holds) beats seeks that each decode an EAVT leaf */
+		if (be && !bv && cnt >= 0 && (int64_t)K->n * 16 > cnt && K->n > 64)
+			lookup = 0;
 		if (lookup) {
 			for (size_t i = 0; i < K->n && !rc; i++) {
 				const struct dh_val *krow = rel_row(K, i);
