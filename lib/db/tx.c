@@ -2180,10 +2180,10 @@ done:
 	rc = 0;
 out:
 	core_unref(nk);
-	dh_buf_release(&enc);
-	dh_buf_release(&senc);
+	free(c.tail);
 	dh_node_batch_free(batch);
 	dh_buf_release(&enc);
+	dh_buf_release(&senc);
 	dh_tx_report_free(r);
 	tx_release(&t);
 	dh_arena_free(t.a);
