@@ -34,6 +34,7 @@ struct acache {
 	unsigned lookups;        /* by entity, before loading */
 	unsigned vlookups;       /* by value, before loading */
 	struct dh_val akw;       /* the attribute, as its datoms carry it */
+	size_t finger;           /* where the last entity lookup landed */
 	struct cdatom *d;        /* AEVT order */
 	size_t n, cap;
 	uint32_t *byv;           /* indices into d in value order, built on demand */
@@ -151,12 +152,24 @@ static int cd_emit(const struct acache *c, const struct cdatom *d, dh_qdatom_fn 
 	return fn(&q, payload);
 }
 
-static int cache_scan(const struct acache *c, const struct dh_val *e, const struct dh_val *v, const struct dh_val *tx,
+static int cache_scan(struct acache *c, const struct dh_val *e, const struct dh_val *v, const struct dh_val *tx,
                       dh_qdatom_fn fn, void *payload)
 {
 	size_t lo = 0, hi = c->n;
 	int rc;
 	if (e) {
+		/* entities asked in increasing order (they come from another
+		 * attribute's scan): gallop on from the last one found */
+		size_t f = c->finger;
+		if (f < c->n && c->d[f].e <= e->u.i) {
+			size_t step = 1;
+			lo = f;
+			while (lo + step < c->n && c->d[lo + step].e < e->u.i) {
+				lo += step;
+				step *= 2;
+			}
+			hi = lo + step < c->n ? lo + step + 1 : c->n;
+		}
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
 			if (c->d[mid].e < e->u.i)
@@ -165,6 +178,8 @@ static int cache_scan(const struct acache *c, const struct dh_val *e, const stru
 				hi = mid;
 		}
 	}
+	if (e)
+		c->finger = lo;
 	for (size_t i = lo; i < c->n; i++) {
 		const struct cdatom *d = &c->d[i];
 		if (e && d->e != e->u.i)
