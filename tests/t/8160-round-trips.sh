@@ -40,14 +40,7 @@ round_trips() {
 }
 
 test_expect_success 'a file database whose trees have a few levels, synced to postgresql and redis' '
-	dh-create a &&
-	echo "[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
-	       {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact -o none a &&
-	# 40 transactions of 1,000 people: nodes of the usual size (one bulk
-	# transaction would cut larger ones, and the trees would be shallower)
-	awk "BEGIN { for (i = 1; i <= 40000; i++) { if (i % 1000 == 1) printf \"[\";
-		printf \"{:name \\\"p%d\\\" :age %d}\", i, i % 90; if (i % 1000 == 0) print \"]\" } }" |
-		dh-transact -o none a &&
+	people_db a 40000 &&
 	dump-datoms a --info >info &&
 	depth=$(sed -n "s/^depth eavt \([0-9]*\) .*/\1/p" info) &&
 	test "$depth" -ge 3 &&

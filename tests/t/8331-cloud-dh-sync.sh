@@ -61,13 +61,7 @@ test_expect_success 'an incremental sync after one transaction moves only new no
 '
 
 test_expect_success 'a cold point query costs at most tree depth + 2 HTTP requests on each backend' '
-	# 20 transactions of 1,000 people: nodes of the usual size, no tail
-	dh-create p &&
-	echo "[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
-	       {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact -o none p &&
-	awk "BEGIN { for (i = 1; i <= 20000; i++) { if (i % 1000 == 1) printf \"[\";
-		printf \"{:name \\\"p%d\\\" :age %d}\", i, i % 90; if (i % 1000 == 0) print \"]\" } }" |
-		dh-transact -o none p &&
+	people_db p 20000 &&
 	depth=$(dump-datoms p --info | sed -n "s/^depth eavt \([0-9]*\) .*/\1/p") &&
 	test "$depth" -ge 2 &&
 	id=$(dh-query -o tsv p "[:find ?e . :where [?e :name \"p10007\"]]") &&

@@ -92,3 +92,15 @@ test_done() {
 	echo "1..$test_count"
 	[ "$test_failures" -eq 0 ]
 }
+
+# people_db DIR N: a database of N people (:name, unique identity; :age)
+# transacted 1,000 at a time, so its nodes are of the usual size (one bulk
+# transaction cuts larger ones, and the trees would be shallower)
+people_db() {
+	dh-create "$1" &&
+	echo "[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+	       {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]" | dh-transact -o none "$1" &&
+	awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++) { if (i % 1000 == 1) printf "[";
+		printf "{:name \"p%d\" :age %d}", i, i % 90; if (i % 1000 == 0 || i == n) print "]" } }' |
+		dh-transact -o none "$1"
+}
