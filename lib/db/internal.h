@@ -22,9 +22,12 @@
  * 4 KiB: each node is a file on a file store, whose creation costs far more
  * than its bytes, and fewer, larger nodes make scans and sync cheaper; a
  * point read decodes more, and a small transaction that touches such a
- * node rewrites it at the usual size.
+ * node rewrites it at the usual size.  64 KiB, measured in encoded bytes
+ * (the tree builder cuts what it writes): at 128 KiB, the few nodes a
+ * small transaction's absorb rewrites made a 1,000,000-datom store grow
+ * 9.1 KiB per transaction; at 64 KiB 5.6 KiB, and a bulk load is as fast.
  */
-#define BULK_NODE_TARGET (128u << 10)
+#define BULK_NODE_TARGET (64u << 10)
 #define BULK_MIN_EDITS 16384
 
 /* System attribute ids. */
