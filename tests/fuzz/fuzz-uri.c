@@ -9,6 +9,16 @@
 #include "dh.h"
 #include "fuzz.h"
 
+/* Occurrences of `needle` in `s`, overlapping ones too. */
+static size_t count(const char *s, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dh_uri *u = NULL;
@@ -21,14 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dh_uri_parse(&u, text) == 0) {
 		dh_uri_param(u, "prefix");
 		dh_uri_check_params(u, NULL);
-		/* the password must not survive as ":PASSWORD@" in the masked text */
+		/* the password must not survive as ":PASSWORD@" in the masked
+		 * text: it holds that text fewer times than the input (which may
+		 * hold it again elsewhere, in a query, where it is no password) */
 		if (u->password && strlen(u->password) >= 4 && !strchr(u->password, '%')) {
 			size_t n = strlen(u->password) + 3;
 			char *needle = malloc(n);
 
 			if (needle) {
 				snprintf(needle, n, ":%s@", u->password);
-				if (strstr(u->text, needle))
+				if (count(u->text, needle) >= count(text, needle))
 					abort();
 				free(needle);
 			}
