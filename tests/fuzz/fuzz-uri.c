@@ -40,7 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (needle) {
 				snprintf(needle, n, ":%s@", u->password);
-				if (count(u->text, needle) >= count(text, needle))
+				size_t in = count(text, needle);
+
+				/* (the password is decoded: "%40" in the input is "@" here) */
+				if (in && count(u->text, needle) >= in)
 					abort();
 				free(needle);
 			}
