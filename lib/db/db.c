@@ -144,9 +144,16 @@ int db_open(struct dh_db **out, struct dh_store *st, const char *branch, int for
 	if ((rc = read_head(st, branch, hex, format)))
 		return rc;
 	if ((rc = core_load(&k, st, hex, branch))) {
-		/* a head this dh cannot read: another format explains it better */
-		if (!format && rc == DH_ECORRUPT && format_read(st))
-			rc = DH_ECORRUPT;
+		/* a head this dh cannot read: another format explains it better
+		 * (and a format that cannot be read leaves the first message) */
+		if (!format && rc == DH_ECORRUPT) {
+			char *first = strdup(dh_errmsg());
+			int frc = format_read(st);
+
+			if (frc != DH_ECORRUPT && first)
+				dh_error_set(rc, "%s", first);
+			free(first);
+		}
 		return rc;
 	}
 	rc = db_wrap(out, k);
