@@ -222,36 +222,76 @@ static int add_escaped(struct dh_buf *b, const char *s)
 	return rc;
 }
 
+/* URIs nested in query values that are parsed to mask their passwords; deeper ones are masked whole. */
+#define NEST_MAX 8
+
+static int uri_parse(struct dh_uri **out, const char *text, int depth);
+
+/* Whether query value `v` may hold a URI with a password: a scheme, and an '@' perhaps escaped. */
+static int may_nest(const char *v)
+{
+	return scheme_len(v) > 0 && (strchr(v, '@') || strchr(v, '%'));
+}
+
 /*
  * A query value may itself be a URI (the stores of a tiered store), with
- * its own password: rebuild the query of u->text with every such value
- * replaced by its masked text.  Nothing changes when there is none.
+ * its own password, and so on down: rebuild the query of u->text with
+ * every such value replaced by its masked text.  Nothing changes when no
+ * password was masked in them (each rebuild escapes the values again, and
+ * a chain of nested URIs would grow the text at every level).  A value
+ * that may hold a password (a scheme, and an '@' or a '%') but does not
+ * parse, or is nested deeper than NEST_MAX, is replaced by "***" whole.
  */
-static int mask_nested(struct dh_uri *u)
+static int mask_nested(struct dh_uri *u, int depth)
 {
 	struct dh_buf b = DH_BUF_INIT;
 	const char *q = strchr(u->text, '?');
-	int rc = 0, nested = 0;
+	struct dh_uri **inner;
+	unsigned char *hide;
+	int rc = 0, changed = 0;
 	size_t i;
 
-	for (i = 0; i < u->nparams && !nested; i++)
-		nested = strstr(u->params[i].value, "://") && strchr(u->params[i].value, '@');
-	if (!nested || !q)
+	for (i = 0; i < u->nparams && !changed; i++)
+		changed = may_nest(u->params[i].value);
+	if (!changed || !q)
 		return 0;
-	rc = dh_buf_add(&b, u->text, (size_t)(q - u->text) + 1);
-	for (i = 0; i < u->nparams && !rc; i++) {
-		struct dh_uri *inner = NULL;
+	inner = calloc(u->nparams, sizeof(*inner));
+	hide = calloc(u->nparams, 1);
+	if (!inner || !hide) {
+		free(inner);
+		free(hide);
+		return dh_error_set(DH_ENOMEM, "out of memory");
+	}
+	changed = 0;
+	for (i = 0; i < u->nparams; i++) {
 		const char *v = u->params[i].value;
 
-		if (strstr(v, "://") && strchr(v, '@') && !dh_uri_parse(&inner, v))
-			v = inner->text;
+		if (!may_nest(v))
+			continue;
+		if (depth >= NEST_MAX || uri_parse(&inner[i], v, depth + 1)) {
+			/* too deep, or not a URI we can read: a password in it cannot be found */
+			hide[i] = 1;
+		} else if (!strcmp(inner[i]->text, v)) {
+			dh_uri_free(inner[i]);
+			inner[i] = NULL;
+		}
+		changed |= hide[i] || inner[i];
+	}
+	if (changed)
+		rc = dh_buf_add(&b, u->text, (size_t)(q - u->text) + 1);
+	for (i = 0; changed && i < u->nparams && !rc; i++) {
+		const char *v = hide[i] ? "***" : inner[i] ? inner[i]->text : u->params[i].value;
+
 		if ((i && (rc = dh_buf_addc(&b, '&'))) || (rc = add_escaped(&b, u->params[i].key)) ||
 		    (rc = dh_buf_addc(&b, '=')))
 			break;
 		rc = add_escaped(&b, v);
-		dh_uri_free(inner);
 	}
-	if (!rc) {
+	for (i = 0; i < u->nparams; i++)
+		dh_uri_free(inner[i]);
+	free(inner);
+	free(hide);
+	if (changed && !rc) {
 		free(u->text);
 		u->text = dh_buf_detach(&b, NULL);
 	}
@@ -260,6 +300,11 @@ static int mask_nested(struct dh_uri *u)
 }
 
 int dh_uri_parse(struct dh_uri **out, const char *text)
+{
+	return uri_parse(out, text, 0);
+}
+
+static int uri_parse(struct dh_uri **out, const char *text, int depth)
 {
 	struct dh_uri *u;
 	int n, rc = 0;
@@ -329,7 +374,7 @@ int dh_uri_parse(struct dh_uri **out, const char *text)
 	if (!rc && !u->text)
 		rc = dh_error_set(DH_ENOMEM, "out of memory");
 	if (!rc)
-		rc = mask_nested(u);
+		rc = mask_nested(u, depth);
 out:
 	if (!rc && (!u->path || !u->text))
 		rc = dh_error_set(DH_ENOMEM, "out of memory");

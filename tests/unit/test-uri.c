@@ -1,6 +1,7 @@
 /*
  * test-uri.c - store URI parsing.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,6 +90,32 @@ int main(void)
 	is_str(dh_uri_param(u, "front"), "mem://a", "nested uri decoded");
 	is_str(dh_uri_param(u, "back"), "file:///tmp/b", "nested uri 2 decoded");
 	dh_uri_free(u);
+
+	/* tiered stores nested 12 deep, each level with a password: none is
+	 * shown, and the text does not grow level after level */
+	{
+		struct dh_buf t = DH_BUF_INIT, e = DH_BUF_INIT;
+
+		dh_buf_adds(&t, "redis://:pw12secret@h:1/0");
+		for (int lvl = 11; lvl >= 1; lvl--) {
+			dh_buf_reset(&e);
+			dh_buf_addf(&e, "tiered:?front=redis%%3A%%2F%%2F%%3Apw%dsecret%%40h%%3A1%%2F0&back=", lvl);
+			for (size_t k = 0; k < t.len; k++)
+				if (isalnum((unsigned char)t.data[k]))
+					dh_buf_addc(&e, t.data[k]);
+				else
+					dh_buf_addf(&e, "%%%02X", (unsigned char)t.data[k]);
+			dh_buf_reset(&t);
+			dh_buf_add(&t, e.data, e.len);
+		}
+		u = parse(t.data);
+		ok(u && !strstr(u->text, "secret"), "passwords of 12 nested URIs are all masked");
+		ok(u && strlen(u->text) <= t.len, "the masked text is no longer than the URI (%zu, %zu)",
+		   u ? strlen(u->text) : 0, t.len);
+		dh_uri_free(u);
+		dh_buf_release(&t);
+		dh_buf_release(&e);
+	}
 
 	u = parse("S3://Bucket/pre/fix?region=eu-west-1");
 	is_str(u->scheme, "s3", "scheme lowercased");
