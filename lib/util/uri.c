@@ -324,7 +324,9 @@ static int uri_parse(struct dh_uri **out, const char *text, int depth)
 	if (n == 0 || (!strstr(text, "://") && text[n + 1] != '?' && text[n + 1] != '\0')) {
 		/* a bare path */
 		if (n > 0 && !strchr(text, '/')) {
-			rc = dh_error_set(DH_EUSAGE, "malformed store URI '%s': expected scheme://...", text);
+			/* not echoed when it may hold a password ("redis:u:pw@host") */
+			rc = strchr(text, '@') ? dh_error_set(DH_EUSAGE, "malformed store URI: expected scheme://...") :
+			     dh_error_set(DH_EUSAGE, "malformed store URI '%s': expected scheme://...", text);
 			goto out;
 		}
 		u->scheme = strdup("file");

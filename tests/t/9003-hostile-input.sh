@@ -44,7 +44,9 @@ secret=S3cretPassw0rd
 uris="postgresql://u:$secret@127.0.0.1:1/db
 redis://:$secret@127.0.0.1:1/0
 redis://u:$secret@127.0.0.1:1/0?prefix=p
-tiered:?front=file://$TRASH/front&back=postgresql://u:$secret@127.0.0.1:1/db"
+tiered:?front=file://$TRASH/front&back=postgresql://u:$secret@127.0.0.1:1/db
+tiered:?front=file://$TRASH/front&back=tiered%3A%3Ffront%3Dmem%253A%252F%252Fa%26back%3Dredis%253A%252F%252F%253A$secret%2540127.0.0.1%253A1%252F0
+redis:u:$secret@127.0.0.1"
 
 # run every tool on URI ($1) with and without -v; collect stderr in all.err
 run_tools() {
