@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "db/internal.h"
+#include "util/mem.h"
 
 #define LOAD_NODE_TARGET BULK_NODE_TARGET
 #define BATCH_FLUSH (8u << 20)      /* node bytes written to the store at once */
@@ -351,16 +352,10 @@ static int note_type(struct dh_loader *l, const struct dh_datom *d)
 static int note_schema_datom(struct dh_loader *l, const struct dh_datom *d)
 {
 	struct sysd *x;
+	int rc;
 
-	if (l->nsys == l->syscap) {
-		size_t cap = l->syscap ? l->syscap * 2 : 64;
-		struct sysd *n = realloc(l->sys, cap * sizeof(*n));
-
-		if (!n)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		l->sys = n;
-		l->syscap = cap;
-	}
+	if ((rc = dh_grow((void **)&l->sys, &l->syscap, l->nsys + 1, sizeof(*l->sys), 64)))
+		return rc;
 	x = &l->sys[l->nsys++];
 	x->d = *d;
 	x->idx = l->n + 1;
@@ -575,15 +570,8 @@ static int sink_put(struct sink *k, const struct dh_datom *d, int stable)
 	if (k->b) {
 		rc = dh_tree_builder_add(k->b, &x);
 	} else {
-		if (k->n == k->cap) {
-			size_t cap = k->cap ? k->cap * 2 : 4096;
-			struct dh_tree_edit *ne = realloc(k->ed, cap * sizeof(*ne));
-
-			if (!ne)
-				return dh_error_set(DH_ENOMEM, "out of memory");
-			k->ed = ne;
-			k->cap = cap;
-		}
+		if ((rc = dh_grow((void **)&k->ed, &k->cap, k->n + 1, sizeof(*k->ed), 4096)))
+			return rc;
 		k->ed[k->n].d = x;
 		k->ed[k->n].op = DH_EDIT_PUT;
 		if ((rc = dh_val_copy(&k->ed[k->n].d.v, k->ea, &x.v)))

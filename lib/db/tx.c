@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
+#include "util/mem.h"
 
 enum { OP_ADD, OP_RETRACT, OP_RETRACT_ATTR, OP_RETRACT_ENTITY, OP_CAS, OP_PURGE, OP_PURGE_ATTR,
 	OP_PURGE_ENTITY, OP_PURGE_BEFORE };
@@ -120,24 +121,11 @@ static int datom_err(struct tx *t, int code, const char *what, int64_t e, dh_aid
 		t->s->attrs[a].ident, v ? val_text(v, vb, sizeof(vb)) : "");
 }
 
-/* ---- growable arrays --------------------------------------------------- */
+/* ---- growable arrays: dh_grow() from 64 --------------------------------- */
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	void *n;
-	size_t c;
-
-	if (need <= *cap)
-		return 0;
-	c = *cap ? *cap * 2 : 64;
-	while (c < need)
-		c *= 2;
-	n = realloc(*p, c * size);
-	if (!n)
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	*p = n;
-	*cap = c;
-	return 0;
+	return dh_grow(p, cap, need, size, 64);
 }
 
 /* ---- event indexes ----------------------------------------------------- */

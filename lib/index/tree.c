@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "index/index.h"
+#include "util/mem.h"
 
 #define NODE_TARGET 4096   /* bytes a node is cut to */
 #define NODE_MIN 1024      /* below this a rewritten node is merged with a neighbour */
@@ -37,17 +38,11 @@ struct ivec {
 
 static int ivec_push(struct ivec *iv, const struct titem *it)
 {
-	if (iv->n == iv->cap) {
-		size_t cap = iv->cap ? iv->cap * 2 : 64;
-		struct titem *v = realloc(iv->v, cap * sizeof(*v));
+	int rc = dh_grow((void **)&iv->v, &iv->cap, iv->n + 1, sizeof(*iv->v), 64);
 
-		if (!v)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		iv->v = v;
-		iv->cap = cap;
-	}
-	iv->v[iv->n++] = *it;
-	return 0;
+	if (!rc)
+		iv->v[iv->n++] = *it;
+	return rc;
 }
 
 static void ivec_release(struct ivec *iv)

@@ -20,6 +20,7 @@
 #include "dh.h"
 #include "dh-dump.h"
 #include "io.h"
+#include "util/mem.h"
 
 #define RUN_BUF (256u << 10)
 
@@ -239,15 +240,8 @@ static int spill(struct sorter *s)
 	if (!s->n)
 		return 0;
 	qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s);
-	if (s->nruns == s->rcap) {
-		size_t cap = s->rcap ? s->rcap * 2 : 8;
-		struct run *nr = realloc(s->runs, cap * sizeof(*nr));
-
-		if (!nr)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		s->runs = nr;
-		s->rcap = cap;
-	}
+	if ((rc = dh_grow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof(*s->runs), 8)))
+		return rc;
 	if (asprintf(&path, "%s/dh-sort-XXXXXX", s->tmpdir) < 0)
 		return dh_error_set(DH_ENOMEM, "out of memory");
 	fd = mkstemp(path);

@@ -41,7 +41,7 @@
 #include "dh-io.h"
 #include "io/nodeset.h"
 #include "io/walk.h"
-#include "io/walk.h"
+#include "util/mem.h"
 
 #define WRITE_BYTES (4u << 20)   /* the queue is written from this size on ... */
 #define WRITE_NODES 4096         /* ... or this many nodes, */
@@ -140,18 +140,7 @@ static void progress(struct syncer *s)
 
 static int grow(void **p, size_t *cap, size_t want, size_t size)
 {
-	size_t n = *cap ? *cap : 64;
-	void *q;
-
-	if (want <= *cap)
-		return 0;
-	while (n < want)
-		n *= 2;
-	if (!(q = realloc(*p, n * size)))
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	*p = q;
-	*cap = n;
-	return 0;
+	return dh_grow(p, cap, want, size, 64);
 }
 
 static struct pend *pend_new(struct syncer *s, const char *hex)

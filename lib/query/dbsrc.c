@@ -21,6 +21,7 @@
 
 #include "dh-db.h"
 #include "q.h"
+#include "util/mem.h"
 
 /* A datom of a loaded attribute: its attribute is the cache's (40 bytes, not 72). */
 struct cdatom {
@@ -96,14 +97,9 @@ static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b
 static int load_cb(const struct dh_qdatom *d, void *payload)
 {
 	struct acache *c = payload;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct cdatom *n = realloc(c->d, cap * sizeof(*n));
-		if (!n)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		c->d = n;
-		c->cap = cap;
-	}
+	int rc = dh_grow((void **)&c->d, &c->cap, c->n + 1, sizeof(*c->d), 256);
+	if (rc)
+		return rc;
 	if (!c->n)
 		c->akw = d->a;
 	c->d[c->n].e = d->e;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "q.h"
+#include "util/mem.h"
 
 #define PULL_DEFAULT_LIMIT 1000
 #define PULL_MAX_DEPTH 64
@@ -42,16 +43,10 @@ struct acc {
 
 static int acc_push(struct acc *a, const struct dh_val *v)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		struct dh_val *n = realloc(a->items, cap * sizeof(*n));
-		if (!n)
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		a->items = n;
-		a->cap = cap;
-	}
-	a->items[a->n++] = *v;
-	return 0;
+	int rc = dh_grow((void **)&a->items, &a->cap, a->n + 1, sizeof(*a->items), 16);
+	if (!rc)
+		a->items[a->n++] = *v;
+	return rc;
 }
 
 static int kw(struct pctx *p, struct dh_val *out, const char *s)

@@ -5,11 +5,32 @@
  * nodes, text being built.  A buffer is reused across calls (dh_buf_reset)
  * so hot paths do not allocate per item.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dh.h"
+#include "util/mem.h"
+
+int dh_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap : first;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return dh_error_set(DH_ENOMEM, "out of memory (array of %zu items)", need);
+		c *= 2;
+	}
+	if (c > SIZE_MAX / size || !(n = realloc(*p, c * size)))
+		return dh_error_set(DH_ENOMEM, "out of memory (array of %zu items)", c);
+	*p = n;
+	*cap = c;
+	return 0;
+}
 
 void dh_buf_init(struct dh_buf *b)
 {
