@@ -987,6 +987,17 @@ static void core_read_release(struct core *k, struct dh_buf *raw)
 	free(raw);
 }
 
+int core_keep_schema(struct core *k, const void *bytes, size_t len)
+{
+	char *p = dh_arena_strndup(k->arena, bytes, len);
+
+	if (!p)
+		return DH_ENOMEM;
+	k->c.schema_bytes = (const unsigned char *)p;
+	k->c.schema_len = len;
+	return 0;
+}
+
 int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch)
 {
 	struct core *k = calloc(1, sizeof(*k));
@@ -1022,15 +1033,8 @@ int core_load(struct core **out, struct dh_store *st, const char *hex, const cha
 		goto fail;
 	/* a small schema read from its node: the next commit carries it */
 	if (!k->c.schema_bytes && raw[0].len <= SCHEMA_INLINE_MAX) {
-		unsigned char *p = dh_arena_alloc(k->arena, raw[0].len ? raw[0].len : 1);
-
-		if (!p) {
-			rc = DH_ENOMEM;
+		if ((rc = core_keep_schema(k, raw[0].data, raw[0].len)))
 			goto fail;
-		}
-		memcpy(p, raw[0].data, raw[0].len);
-		k->c.schema_bytes = p;
-		k->c.schema_len = raw[0].len;
 	}
 	for (i = 0; i < k->c.ntail; i++) {
 		struct event *ev;

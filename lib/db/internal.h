@@ -145,6 +145,8 @@ struct dh_db {
 void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree);
 
 int core_load(struct core **out, struct dh_store *st, const char *hex, const char *branch);
+/* Keep a copy of the schema node's bytes in k's arena, for the commits made on top of k to carry. */
+int core_keep_schema(struct core *k, const void *bytes, size_t len);
 void core_unref(struct core *k);
 int db_wrap(struct dh_db **out, struct core *k);
 /* dh_db_open(), reading and checking the store's `format` too when `format` (writers do). */

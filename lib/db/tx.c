@@ -1926,16 +1926,8 @@ static int core_after(struct core **out, struct dh_conn *conn, const struct comm
 	*s = NULL;
 	k->prefetch_avet = conn->db->core->prefetch_avet;
 	/* the schema bytes the commit carried live in the caller's buffers */
-	if (c->schema_bytes) {
-		unsigned char *p = dh_arena_alloc(k->arena, c->schema_len ? c->schema_len : 1);
-
-		if (!p) {
-			rc = DH_ENOMEM;
-			goto fail;
-		}
-		memcpy(p, c->schema_bytes, c->schema_len);
-		k->c.schema_bytes = p;
-	}
+	if (c->schema_bytes && (rc = core_keep_schema(k, c->schema_bytes, c->schema_len)))
+		goto fail;
 	k->cache = dh_node_cache_ref(conn->db->core->cache);
 	if (!absorbed) {
 		k->ntail = nold + nev;
