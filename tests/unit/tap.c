@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tap.h"
 
@@ -41,4 +42,15 @@ int done_testing(void)
 {
 	printf("1..%d\n", count);
 	return failed ? 1 : 0;
+}
+
+struct dh_val tap_edn(struct dh_arena *a, const char *text)
+{
+	struct dh_val v;
+
+	if (dh_edn_parse(&v, a, text, strlen(text), "test")) {
+		tap_diag("cannot parse %s: %s", text, dh_errmsg());
+		return dh_nil();
+	}
+	return v;
 }

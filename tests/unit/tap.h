@@ -8,10 +8,14 @@
 
 #include <stdio.h>
 
+#include "dh-value.h"
+
 int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int done_testing(void);
+/* The value `text` reads as in EDN, from arena a; nil (and a diagnostic line) if it does not read. */
+struct dh_val tap_edn(struct dh_arena *a, const char *text);
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 #define is_int(got, want, ...) \

@@ -43,11 +43,7 @@ void free(void *p) { __libc_free(p); }
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v;
-
-	if (dh_edn_parse(&v, A, text, strlen(text), "test"))
-		tap_diag("cannot parse %s: %s", text, dh_errmsg());
-	return v;
+	return tap_edn(A, text);
 }
 
 static const char *hex(const void *p, size_t n)

@@ -14,11 +14,7 @@ static struct dh_arena *A;
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v;
-
-	if (dh_edn_parse(&v, A, text, strlen(text), "test"))
-		fprintf(stderr, "bad edn in test: %s\n", dh_errmsg());
-	return v;
+	return tap_edn(A, text);
 }
 
 static int count(struct dh_db *db, enum dh_index ix, const struct dh_bound *b)

@@ -54,11 +54,7 @@ static struct dh_arena *A;
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v;
-
-	if (dh_edn_parse(&v, A, text, strlen(text), "test"))
-		tap_diag("cannot parse %s: %s", text, dh_errmsg());
-	return v;
+	return tap_edn(A, text);
 }
 
 /* [1 :x V 536870913 true] must encode to prefix + vhex + suffix. */

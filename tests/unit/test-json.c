@@ -75,10 +75,7 @@ static void bad(const char *text, const char *msg)
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v;
-
-	dh_edn_parse(&v, A, text, strlen(text), "test");
-	return v;
+	return tap_edn(A, text);
 }
 
 static uint64_t rng = 0x853c49e6748fea9bULL;

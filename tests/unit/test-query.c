@@ -18,10 +18,7 @@ static struct dh_arena *A;
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v = dh_nil();
-	if (dh_edn_parse(&v, A, text, strlen(text), "t"))
-		fprintf(stderr, "bad test edn: %s\n", dh_errmsg());
-	return v;
+	return tap_edn(A, text);
 }
 
 static char *show(const struct dh_val *v)

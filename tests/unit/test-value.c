@@ -18,13 +18,7 @@ static struct dh_arena *A;
 
 static struct dh_val edn(const char *text)
 {
-	struct dh_val v;
-
-	if (dh_edn_parse(&v, A, text, strlen(text), "test")) {
-		tap_diag("cannot parse %s: %s", text, dh_errmsg());
-		return dh_nil();
-	}
-	return v;
+	return tap_edn(A, text);
 }
 
 static int cmp(const char *x, const char *y)
