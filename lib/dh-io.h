@@ -1,6 +1,6 @@
 /*
- * dh-io.h - moving whole databases: sync between stores, garbage
- * collection and verification.
+ * dh-io.h - whole databases: sync between stores, garbage collection,
+ * verification, and the log of a branch's commits.
  *
  * Nodes are immutable and named by their hash, so copying a database is
  * copying the nodes reachable from its heads that the destination lacks,
@@ -82,6 +82,31 @@ struct dh_verify_stats {
  */
 int dh_verify(struct dh_store *st, const char *branch, dh_problem_cb cb, void *payload,
 	struct dh_verify_stats *stats);
+
+/* ---- log --------------------------------------------------------------- */
+
+/* One commit of a log, as dh_log() passes it. */
+struct dh_log_entry {
+	const char *commit;                  /* 64 hex */
+	const struct dh_commit_info *info;   /* parents, last tx, instant, datom count */
+	int64_t delta;                       /* datoms added (net) since its first parent */
+	int has_delta;                       /* 0: a first commit, or its parent is past a history cut */
+};
+typedef int (*dh_log_cb)(const struct dh_log_entry *e, void *payload);
+
+/*
+ * dh_log() - pass every commit of `branch` (NULL: "db"), or of the history
+ * of `commit` (64 hex; when not NULL it is used instead of a branch), to
+ * `cb`, newest first: walking back over parent links from the head, commits
+ * in order of their last transaction (so that the commits of two lines of
+ * history a merge joined come interleaved), each once.  History ends at a first commit
+ * and at the commits a history cut of dh_gc() names.  A non-zero return
+ * from cb stops the walk and is returned.  Reads commits only.
+ * Returns 0, cb's value, DH_ENOTFOUND (no such branch or commit), DH_EUSAGE
+ * (`commit` is not 64 hex digits), DH_ECORRUPT (a parent missing, not a
+ * commit; the message names its key), store errors.
+ */
+int dh_log(struct dh_store *st, const char *branch, const char *commit, dh_log_cb cb, void *payload);
 
 /* ---- gc ---------------------------------------------------------------- */
 
