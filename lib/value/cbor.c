@@ -981,15 +981,52 @@ static int item(struct dec *s, struct dh_val *out, int depth)
 	}
 }
 
+/*
+ * The commonest values of an index leaf, a text under 256 bytes and a
+ * keyword or symbol (tag 39) of one, without the general decoder: 1 when
+ * decoded (*used set), 0 when `data` holds something else or something the
+ * general decoder must report, DH_ENOMEM.
+ */
+static int short_text(struct dh_val *out, struct dh_arena *a, const unsigned char *data, size_t len, size_t *used)
+{
+	enum dh_type t = DH_STRING;
+	size_t at = 0, hl, n, bad;
+	const unsigned char *p;
+
+	if (len > 2 && data[0] == 0xd8 && data[1] == 39)
+		at = 2, t = DH_SYMBOL;
+	if (data[at] >= 0x60 && data[at] <= 0x77)
+		n = data[at] & 31, hl = 1;
+	else if (data[at] == 0x78 && at + 1 < len)
+		n = data[at + 1], hl = 2;
+	else
+		return 0;
+	if (n > len - at - hl)
+		return 0;
+	p = data + at + hl;
+	*used = at + hl + n;
+	if (t == DH_SYMBOL && n && *p == ':')
+		t = DH_KEYWORD, p++, n--;
+	if ((t != DH_STRING && !n) || !dhv_utf8_valid((const char *)p, n, &bad))
+		return 0;
+	return dh_val_text(out, a, t, (const char *)p, n) ? DH_ENOMEM : 1;
+}
+
 int dh_cbor_decode(struct dh_val *out, struct dh_arena *a, const unsigned char *data, size_t len, size_t *used)
 {
 	struct dec s = { data, len, 0, 1, a };
+	size_t n;
 	int rc;
 
 	if (used)
 		*used = 0;
 	if (!len)
 		return DH_ENOTFOUND;
+	if ((rc = short_text(out, a, data, len, &n))) {
+		if (rc == 1 && used)
+			*used = n;
+		return rc == 1 ? 0 : rc;
+	}
 	rc = item(&s, out, 0);
 	if (!rc && used)
 		*used = s.pos;
