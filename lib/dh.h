@@ -326,7 +326,7 @@ int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 
 
 /*
  * dh_head_cas() - move `branch` from `old_value` (NULL: absent) to
- * `new_value` (64 hex digits).  Returns 0, DH_ECONFLICT when another writer moved it first,
+ * `new_value` (64 hex digits; NULL deletes the branch).  Returns 0, DH_ECONFLICT when another writer moved it first,
  * DH_EUSAGE, DH_EIO.
  */
 int dh_head_cas(struct dh_store *st, const char *branch, const char *old_value, const char *new_value);
