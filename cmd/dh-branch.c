@@ -72,17 +72,15 @@ static int list(struct dh_store *st)
 			failed = 1;   /* reported: the others are still listed */
 			continue;
 		}
-		printf("%s\t%s\t%lld\t", v[i], head, (long long)ci.max_tx);
-		if (ci.max_tx > DH_TX0) {
-			struct dh_buf b = DH_BUF_INIT;
-			struct dh_val t = dh_inst(ci.instant_ms);
+		struct dh_buf when = DH_BUF_INIT;
 
-			/* the instant as RFC 3339 text: its JSON string, unquoted */
-			if (!dh_json_print(&b, &t) && b.len >= 2)
-				printf("%.*s", (int)b.len - 2, b.data + 1);
-			dh_buf_release(&b);
-		}
-		putchar('\n');
+		if (ci.max_tx > DH_TX0)
+			rc = tool_instant(&when, ci.instant_ms);
+		if (!rc)
+			printf("%s\t%s\t%lld\t%s\n", v[i], head, (long long)ci.max_tx, when.data ? when.data : "");
+		dh_buf_release(&when);
+		if (rc)
+			goto out;
 	}
 	rc = failed;
 out:

@@ -45,28 +45,13 @@ struct out {
 	long max, n;
 };
 
-/* "2026-12-07T22:48:02.123Z": the JSON text of the instant, unquoted */
-static int instant_text(struct dh_buf *b, int64_t ms)
-{
-	struct dh_val v = dh_inst(ms);
-	size_t at = b->len;
-	int rc = dh_json_print(b, &v);
-
-	if (!rc && b->len >= at + 2 && b->data[at] == '"') {
-		memmove(b->data + at, b->data + at + 1, b->len - at - 2);
-		b->len -= 2;
-		b->data[b->len] = '\0';
-	}
-	return rc;
-}
-
 static int text_line(struct out *w, const struct dh_log_entry *e)
 {
 	struct dh_buf *b = &w->o.buf;
 	int rc = dh_buf_addf(b, "%s  ", e->commit);
 
 	if (!rc)
-		rc = e->info->max_tx > DH_TX0 ? instant_text(b, e->info->instant_ms) : dh_buf_addf(b, "%-24s", "-");
+		rc = e->info->max_tx > DH_TX0 ? tool_instant(b, e->info->instant_ms) : dh_buf_addf(b, "%-24s", "-");
 	if (!rc)
 		rc = dh_buf_addf(b, "  tx %lld  datoms %llu", (long long)e->info->max_tx,
 				 (unsigned long long)e->info->ndatoms);
@@ -126,7 +111,7 @@ static int on_commit(const struct dh_log_entry *e, void *payload)
 		items[11].u.items = parents;
 		if (flat) {
 			/* one field each: the instant as its text, the parents joined by commas */
-			if (e->info->max_tx > DH_TX0 && (rc = instant_text(&when, e->info->instant_ms)))
+			if (e->info->max_tx > DH_TX0 && (rc = tool_instant(&when, e->info->instant_ms)))
 				goto out;
 			items[5] = str(when.data ? when.data : "", when.len);
 			for (i = 0; i < e->info->nparents && !rc; i++)

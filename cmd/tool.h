@@ -57,6 +57,12 @@ void tool_version(void) __attribute__((noreturn));
 int tool_timepoint(const char *t, int64_t *out, int *is_ms);
 
 /*
+ * tool_instant() - append the RFC 3339 UTC text of the instant `ms` (epoch
+ * milliseconds), "2026-12-07T22:48:02.123Z", to `b`.  Returns 0, DH_ENOMEM.
+ */
+int tool_instant(struct dh_buf *b, int64_t ms);
+
+/*
  * Flush and close stdout; a failed write (full disk, closed pipe) becomes
  * a failure.  Returns the exit status to use given the status so far.
  */
