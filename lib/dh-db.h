@@ -314,6 +314,15 @@ int dh_iter_new_flags(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags);
 
 /*
+ * dh_iter_new_scan() - dh_iter_new_flags(..., DH_ITER_SCAN) whose datoms'
+ * values (text, bytes, big numbers) are allocated from `values`: they stay
+ * valid after the iterator is freed, for as long as `values` and db do, so
+ * a caller keeping them need not copy them.
+ */
+int dh_iter_new_scan(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, struct dh_arena *values);
+
+/*
  * dh_iter_next() - the next datom into *out.  Returns 1 with *out set, 0 at
  * the end, or a negative error (DH_ECORRUPT naming the node key, DH_EIO).
  * *out and the memory its value points to stay valid until the next

@@ -788,6 +788,7 @@ out:
 void tree_ctx(struct dh_tree_ctx *tc, const struct core *k, int tree)
 {
 	tc->cache = k->cache;
+	tc->values = NULL;
 	tc->st = k->st;
 	tc->ix = tree == TREE_LOG ? (enum dh_index)DH_TREE_LOG : (enum dh_index)(tree % 3);
 	tc->history = tree >= 3;

@@ -418,6 +418,7 @@ struct dh_iter {
 	/* as-of: the group returned (in ar[g]) and the next group's first datom (in ar[g^1]) */
 	struct dh_arena *ar[2];
 	int g;
+	struct dh_arena *values;     /* dh_iter_new_scan(): where tree values are decoded */
 	struct dh_datom out, pend;
 	int pending;
 	int logmode;                 /* dh_log_iter_new(): the log tree and its overlay */
@@ -467,6 +468,9 @@ static int src_fetch(struct dh_iter *it, struct src *s)
 	return 0;
 }
 
+static int iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags, struct dh_arena *values);
+
 int dh_iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	const struct dh_bound *lo, const struct dh_bound *hi)
 {
@@ -475,6 +479,18 @@ int dh_iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 
 int dh_iter_new_flags(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags)
+{
+	return iter_new(out, db, ix, lo, hi, flags, NULL);
+}
+
+int dh_iter_new_scan(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, struct dh_arena *values)
+{
+	return iter_new(out, db, ix, lo, hi, DH_ITER_SCAN, values);
+}
+
+static int iter_new(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
+	const struct dh_bound *lo, const struct dh_bound *hi, unsigned flags, struct dh_arena *values)
 {
 	struct dh_iter *it = calloc(1, sizeof(*it));
 	struct dh_tree_ctx tcur, thist;
@@ -518,8 +534,10 @@ int dh_iter_new_flags(struct dh_iter **out, struct dh_db *db, enum dh_index ix,
 		goto fail;
 	tcur = it->cc;
 	thist = it->hc;
-	if (flags & DH_ITER_SCAN)
+	if (flags & DH_ITER_SCAN) {
 		tcur.cache = thist.cache = NULL;
+		tcur.values = thist.values = it->values = values;
+	}
 	if ((rc = dh_tree_iter_new(&it->s[0].ti, &tcur, &k->c.roots[ix], &it->lo, hi ? &it->hi : NULL)))
 		goto fail;
 	it->s[0].need = 1;
@@ -634,10 +652,13 @@ static int asof_next(struct dh_iter *it, const struct dh_datom **out)
 		} else {
 			if ((rc = merged_next(it, &d, &op)) <= 0)
 				return rc;
-			dh_arena_reset(it->ar[it->g]);
 			grp = *d;
-			if ((rc = dh_val_copy(&grp.v, it->ar[it->g], &d->v)))
-				return rc;
+			/* kept past the next datoms: copied, unless values outlive the cursor */
+			if (!it->values) {
+				dh_arena_reset(it->ar[it->g]);
+				if ((rc = dh_val_copy(&grp.v, it->ar[it->g], &d->v)))
+					return rc;
+			}
 		}
 		have = grp.tx <= it->db->as_of;
 		for (;;) {
@@ -646,10 +667,12 @@ static int asof_next(struct dh_iter *it, const struct dh_datom **out)
 			if (rc == 0)
 				break;
 			if (dh_tree_cmp(&it->cc, d, &grp)) {
-				dh_arena_reset(it->ar[it->g ^ 1]);
 				it->pend = *d;
-				if ((rc = dh_val_copy(&it->pend.v, it->ar[it->g ^ 1], &d->v)))
-					return rc;
+				if (!it->values) {
+					dh_arena_reset(it->ar[it->g ^ 1]);
+					if ((rc = dh_val_copy(&it->pend.v, it->ar[it->g ^ 1], &d->v)))
+						return rc;
+				}
 				it->pending = 1;
 				break;
 			}

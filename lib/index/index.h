@@ -60,6 +60,8 @@ int dh_node_cache_add(struct dh_node_cache *c, const char *hex, int ix, int leve
 
 struct dh_tree_ctx {
 	struct dh_node_cache *cache;   /* NULL: decode nodes per cursor */
+	struct dh_arena *values;       /* without a cache: the values of decoded datoms
+	                                * (text, bytes) go here, and outlive the cursor */
 	struct dh_store *st;
 	enum dh_index ix;
 	int history;               /* key includes tx and added */

@@ -340,13 +340,13 @@ static int rd_array(struct rd *r, uint64_t *n)
 }
 
 /*
- * Decode node bytes into `out` (allocating from `a`).  `ix` and `level`
- * (-1: any) are checked.
+ * Decode node bytes into `out` (allocating from `a`, and the values of its
+ * datoms from `va` when not NULL).  `ix` and `level` (-1: any) are checked.
  */
-static int dec_node(struct tnode *out, struct dh_arena *a, const struct dh_buf *raw, const char *hex,
-	int ix, int level)
+static int dec_node(struct tnode *out, struct dh_arena *a, struct dh_arena *va, const struct dh_buf *raw,
+	const char *hex, int ix, int level)
 {
-	struct rd r = { (const unsigned char *)raw->data, raw->len, 0, a, NULL };
+	struct rd r = { (const unsigned char *)raw->data, raw->len, 0, va ? va : a, NULL };
 	struct dh_val tag;
 	uint64_t len = 0;
 	int64_t nix, lev = 0, cnt;
@@ -426,7 +426,7 @@ static int load_node(struct tnode *out, struct dh_arena *a, struct dh_buf *raw, 
 	}
 	if (rc)
 		return rc;
-	return dec_node(out, a, raw, hex, c->ix, level);
+	return dec_node(out, a, c->cache ? NULL : c->values, raw, hex, c->ix, level);
 }
 
 int dh_tree_children(const void *data, size_t len, dh_child_cb cb, void *payload)
@@ -442,7 +442,7 @@ int dh_tree_children(const void *data, size_t len, dh_child_cb cb, void *payload
 		return rc;
 	memset(hex, '0', DH_HASH_HEX);
 	hex[DH_HASH_HEX] = 0;
-	if ((rc = dec_node(&nd, a, &raw, hex, -1, -1)))
+	if ((rc = dec_node(&nd, a, NULL, &raw, hex, -1, -1)))
 		goto out;
 	for (i = 0; nd.level > 0 && i < nd.n; i++) {
 		dh_hex(hex, nd.items[i].child, DH_HASH_LEN);
@@ -1132,7 +1132,7 @@ int dh_node_cache_add(struct dh_node_cache *c, const char *hex, int ix, int leve
 			return 0;
 	if (!(e = calloc(1, sizeof(*e))))
 		return dh_error_set(DH_ENOMEM, "out of memory");
-	if ((rc = dh_arena_new(&e->arena)) || (rc = dec_node(&e->nd, e->arena, &raw, hex, ix, level))) {
+	if ((rc = dh_arena_new(&e->arena)) || (rc = dec_node(&e->nd, e->arena, NULL, &raw, hex, ix, level))) {
 		dh_arena_free(e->arena);
 		free(e);
 		return rc;

@@ -294,7 +294,10 @@ static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b
 	struct dh_iter *it = NULL;
 	int rc;
 
-	if ((rc = dh_iter_new_flags(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL, flags)))
+	/* a scan decodes values straight into the source's arena: no copy below */
+	int stable = (flags & DH_ITER_SCAN) != 0;
+	if ((rc = stable ? dh_iter_new_scan(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL, s->arena)
+	                 : dh_iter_new_flags(&it, s->db, ix, b->n ? b : NULL, b->n ? b : NULL, flags)))
 		return rc;
 	for (;;) {
 		const struct dh_datom *d;
@@ -314,7 +317,7 @@ static int iter_scan(struct dbsrc *s, enum dh_index ix, const struct dh_bound *b
 			break;
 		if (v) {
 			q.v = *v;    /* equal to the caller's value, which outlives the call */
-		} else if (needs_copy(&d->v)) {
+		} else if (!stable && needs_copy(&d->v)) {
 			if ((rc = dh_val_copy(&q.v, s->arena, &d->v)))
 				break;
 		} else {
