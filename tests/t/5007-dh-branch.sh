@@ -81,6 +81,16 @@ test_expect_success 'dh-gc takes the nodes only a deleted branch reached' '
 	test "$(dh-query g "$count")" = 2
 '
 
+test_expect_success 'the same on a SQLite store' '
+	dh-sync -q s "sqlite://$PWD/s.db" &&
+	dh-branch s >file.out && dh-branch "sqlite://$PWD/s.db" >sql.out &&
+	test_cmp file.out sql.out &&
+	dh-branch "sqlite://$PWD/s.db" copy try &&
+	test "$(dh-store "sqlite://$PWD/s.db" head copy)" = "$(dh-store s head try)" &&
+	dh-branch -d "sqlite://$PWD/s.db" copy &&
+	dh-branch "sqlite://$PWD/s.db" | test_cmp file.out -
+'
+
 test_expect_success 'usage' '
 	test_expect_code 2 dh-branch &&
 	test_expect_code 2 dh-branch s a b c &&
