@@ -21,6 +21,7 @@
  * ifGenerationMatch=<generation>; 412 means another writer won.  Such
  * conditional requests are retried only when they cannot have landed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,85 +237,72 @@ static int gs_put(struct dh_store *st, const char *key, const void *data, size_t
 	return upload((struct gs_store *)st, key, data, len, NULL);
 }
 
+/* What put_many, get_many and has_many make their requests of. */
+struct many {
+	struct gs_store *s;
+	const struct dh_kv *kvs;       /* put_many */
+	const char *const *keys;       /* get_many, has_many */
+	const char *query;             /* get_many, has_many: what to GET */
+	char path[300];
+	dh_get_cb cb;                  /* get_many */
+	void *payload;
+	unsigned char *found;          /* has_many */
+};
+
+static int many_make(void *q, size_t i, void *ctx)
+{
+	struct many *m = ctx;
+
+	if (m->kvs)
+		return upload_init(q, m->s, m->kvs[i].key, m->kvs[i].data, m->kvs[i].len, NULL);
+	return req_init(q, m->s, "GET", m->path, m->keys[i], 1, m->query, NULL, 0);
+}
+
+static int run_many(struct many *m, size_t n, dh_http_done_fn done)
+{
+	if (!m->kvs)
+		opath(m->s, m->path, sizeof(m->path));
+	return dh_http_rounds(m->s->http, n, PUT_ROUND, sizeof(struct gs_req), offsetof(struct gs_req, r), many_make,
+			      done, m);
+}
+
+static int put_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct gs_req *r = q;
+
+	if (!rc && !ok_status(r->r.status))
+		rc = gs_fail(m->s, r, "write", m->kvs[i].key);
+	req_release(r);
+	return rc;
+}
+
 static int gs_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 {
-	struct gs_store *s = (struct gs_store *)st;
-	struct gs_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct gs_store *)st, .kvs = kvs };
 
-	if (!n)
-		return 0;
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
+	return run_many(&m, n, put_done);
+}
 
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = upload_init(&qs[i], s, kvs[base + i].key, kvs[base + i].data, kvs[base + i].len, NULL);
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			if (!rc && !ok_status(qs[i].r.status))
-				rc = gs_fail(s, &qs[i], "write", kvs[base + i].key);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
+static int get_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct gs_req *r = q;
+	const char *body = r->r.resp.data ? r->r.resp.data : "";
+
+	if (!rc && ok_status(r->r.status))
+		rc = m->cb(i, body, r->r.resp.len, m->payload);
+	else if (!rc && (r->r.status != 404 || strstr(body, "bucket does not exist")))
+		rc = gs_fail(m->s, r, "read", m->keys[i]);
+	req_release(r);
 	return rc;
 }
 
 static int gs_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
 {
-	struct gs_store *s = (struct gs_store *)st;
-	struct gs_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	char p[300];
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct gs_store *)st, .keys = keys, .query = "alt=media", .cb = cb, .payload = payload };
 
-	if (!n)
-		return 0;
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	opath(s, p, sizeof(p));
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
-
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = req_init(&qs[i], s, "GET", p, keys[base + i], 1, "alt=media", NULL, 0);
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			if (!rc && ok_status(qs[i].r.status))
-				rc = cb(base + i, qs[i].r.resp.data ? qs[i].r.resp.data : "", qs[i].r.resp.len, payload);
-			else if (!rc && (qs[i].r.status != 404 ||
-					 strstr(qs[i].r.resp.data ? qs[i].r.resp.data : "", "bucket does not exist")))
-				rc = gs_fail(s, &qs[i], "read", keys[base + i]);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
-	return rc;
+	return run_many(&m, n, get_done);
 }
 
 static int gs_has(struct dh_store *st, const char *key)
@@ -336,44 +324,24 @@ static int gs_has(struct dh_store *st, const char *key)
 	return rc;
 }
 
+static int has_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct gs_req *r = q;
+
+	m->found[i] = ok_status(r->r.status);
+	if (!rc && !m->found[i] && r->r.status != 404)
+		rc = gs_fail(m->s, r, "look up", m->keys[i]);
+	req_release(r);
+	return rc;
+}
+
 /* Metadata reads of the name alone, up to DH_HTTP_MAX_INFLIGHT at once. */
 static int gs_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
 {
-	struct gs_store *s = (struct gs_store *)st;
-	struct gs_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	char p[300];
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct gs_store *)st, .keys = keys, .query = "fields=name", .found = found };
 
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	opath(s, p, sizeof(p));
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
-
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = req_init(&qs[i], s, "GET", p, keys[base + i], 1, "fields=name", NULL, 0);
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			found[base + i] = ok_status(qs[i].r.status);
-			if (!rc && !found[base + i] && qs[i].r.status != 404)
-				rc = gs_fail(s, &qs[i], "look up", keys[base + i]);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
-	return rc;
+	return run_many(&m, n, has_done);
 }
 
 static int del_cond(struct gs_store *s, const char *key, const char *if_gen)

@@ -351,6 +351,40 @@ int dh_http_run1(struct dh_http *h, struct dh_http_req *r)
 	return dh_http_run(h, &r, 1);
 }
 
+int dh_http_rounds(struct dh_http *h, size_t n, size_t round, size_t size, size_t off, dh_http_make_fn make,
+		   dh_http_done_fn done, void *ctx)
+{
+	size_t m = n < round ? n : round, base, i;
+	unsigned char *qs;
+	struct dh_http_req **rs;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	qs = calloc(m, size);
+	rs = calloc(m, sizeof(*rs));
+	if (!qs || !rs) {
+		rc = dh_error_set(DH_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (base = 0; base < n && !rc; base += m) {
+		size_t k = n - base < m ? n - base : m, made = 0;
+
+		for (i = 0; i < k && !rc; i++, made++) {
+			rc = make(qs + i * size, base + i, ctx);
+			rs[i] = (struct dh_http_req *)(qs + i * size + off);
+		}
+		if (!rc)
+			rc = dh_http_run(h, rs, k);
+		for (i = 0; i < made; i++)
+			rc = done(qs + i * size, base + i, rc, ctx);
+	}
+out:
+	free(qs);
+	free(rs);
+	return rc;
+}
+
 const char *dh_http_failure(const struct dh_http_req *r)
 {
 	static __thread char msg[CURL_ERROR_SIZE + 64];

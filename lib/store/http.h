@@ -87,6 +87,22 @@ int dh_http_run(struct dh_http *h, struct dh_http_req **reqs, size_t n);
  */
 unsigned long dh_http_requests(void);
 
+/*
+ * dh_http_rounds() - make `n` requests, `round` at a time (the put_many,
+ * get_many and has_many of a backend): its requests are structs of `size`
+ * bytes that hold their struct dh_http_req at offset `off`.  For each item
+ * i, make(q, i, ctx) prepares request q (q is released by done() even when
+ * make() fails); a round's requests run at once (dh_http_run()); then
+ * done(q, i, rc, ctx) is called for each, in order, with the failure so far
+ * (0: none): it looks at the answer when rc is 0, releases q, and returns
+ * the failure to go on with.  Returns 0 or the first failure, after which
+ * no more rounds are made.
+ */
+typedef int (*dh_http_make_fn)(void *q, size_t i, void *ctx);
+typedef int (*dh_http_done_fn)(void *q, size_t i, int rc, void *ctx);
+int dh_http_rounds(struct dh_http *h, size_t n, size_t round, size_t size, size_t off, dh_http_make_fn make,
+		   dh_http_done_fn done, void *ctx);
+
 /* Run one request: dh_http_run() of one. */
 int dh_http_run1(struct dh_http *h, struct dh_http_req *r);
 

@@ -34,6 +34,7 @@
  * a message.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,83 +312,70 @@ static int s3_put(struct dh_store *st, const char *key, const void *data, size_t
 	return s3_put_cond((struct s3_store *)st, key, data, len, NULL, NULL, NULL);
 }
 
+/* What put_many, get_many and has_many make their requests of. */
+struct many {
+	struct s3_store *s;
+	const struct dh_kv *kvs;       /* put_many */
+	const char *const *keys;       /* get_many, has_many */
+	const char *method;
+	dh_get_cb cb;                  /* get_many */
+	void *payload;
+	unsigned char *found;          /* has_many */
+};
+
+static int many_make(void *q, size_t i, void *ctx)
+{
+	struct many *m = ctx;
+	struct s3_req *r = q;
+	int rc;
+
+	if (m->kvs) {
+		rc = req_init(r, m->s, "PUT", m->kvs[i].key, NULL, m->kvs[i].data, m->kvs[i].len);
+		r->content_type = "application/octet-stream";
+		return rc;
+	}
+	return req_init(r, m->s, m->method, m->keys[i], NULL, NULL, 0);
+}
+
+static int put_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct s3_req *r = q;
+
+	if (!rc && !ok_status(r->r.status))
+		rc = s3_fail(m->s, r, "write", m->kvs[i].key);
+	req_release(r);
+	return rc;
+}
+
 static int s3_put_many(struct dh_store *st, const struct dh_kv *kvs, size_t n)
 {
-	struct s3_store *s = (struct s3_store *)st;
-	struct s3_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct s3_store *)st, .kvs = kvs };
 
-	if (!n)
-		return 0;
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
+	return dh_http_rounds(m.s->http, n, PUT_ROUND, sizeof(struct s3_req), offsetof(struct s3_req, r), many_make,
+			      put_done, &m);
+}
 
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = req_init(&qs[i], s, "PUT", kvs[base + i].key, NULL, kvs[base + i].data, kvs[base + i].len);
-			qs[i].content_type = "application/octet-stream";
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			if (!rc && !ok_status(qs[i].r.status))
-				rc = s3_fail(s, &qs[i], "write", kvs[base + i].key);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
+static int get_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct s3_req *r = q;
+	const char *body = r->r.resp.data ? r->r.resp.data : "";
+
+	if (!rc && ok_status(r->r.status))
+		rc = m->cb(i, body, r->r.resp.len, m->payload);
+	else if (!rc && (r->r.status != 404 || strstr(body, "NoSuchBucket")))
+		rc = s3_fail(m->s, r, "read", m->keys[i]);
+	req_release(r);
 	return rc;
 }
 
 static int s3_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
 {
-	struct s3_store *s = (struct s3_store *)st;
-	struct s3_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct s3_store *)st, .keys = keys, .method = "GET", .cb = cb, .payload = payload };
 
-	if (!n)
-		return 0;
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
-
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = req_init(&qs[i], s, "GET", keys[base + i], NULL, NULL, 0);
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			if (!rc && ok_status(qs[i].r.status))
-				rc = cb(base + i, qs[i].r.resp.data ? qs[i].r.resp.data : "", qs[i].r.resp.len, payload);
-			else if (!rc && (qs[i].r.status != 404 || strstr(qs[i].r.resp.data ? qs[i].r.resp.data : "", "NoSuchBucket")))
-				rc = s3_fail(s, &qs[i], "read", keys[base + i]);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
-	return rc;
+	return dh_http_rounds(m.s->http, n, PUT_ROUND, sizeof(struct s3_req), offsetof(struct s3_req, r), many_make,
+			      get_done, &m);
 }
 
 static int s3_has(struct dh_store *st, const char *key)
@@ -408,42 +396,25 @@ static int s3_has(struct dh_store *st, const char *key)
 	return rc;
 }
 
+static int has_done(void *q, size_t i, int rc, void *ctx)
+{
+	struct many *m = ctx;
+	struct s3_req *r = q;
+
+	m->found[i] = ok_status(r->r.status);
+	if (!rc && !m->found[i] && r->r.status != 404)
+		rc = s3_fail(m->s, r, "look up", m->keys[i]);
+	req_release(r);
+	return rc;
+}
+
 /* HEAD requests, up to DH_HTTP_MAX_INFLIGHT at once. */
 static int s3_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
 {
-	struct s3_store *s = (struct s3_store *)st;
-	struct s3_req *qs = NULL;
-	struct dh_http_req **rs = NULL;
-	size_t i, base, m;
-	int rc = 0;
+	struct many m = { .s = (struct s3_store *)st, .keys = keys, .method = "HEAD", .found = found };
 
-	m = n < PUT_ROUND ? n : PUT_ROUND;
-	qs = calloc(m, sizeof(*qs));
-	rs = calloc(m, sizeof(*rs));
-	if (!qs || !rs) {
-		rc = dh_error_set(DH_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (base = 0; base < n && !rc; base += m) {
-		size_t k = n - base < m ? n - base : m, made = 0;
-
-		for (i = 0; i < k && !rc; i++, made++) {
-			rc = req_init(&qs[i], s, "HEAD", keys[base + i], NULL, NULL, 0);
-			rs[i] = &qs[i].r;
-		}
-		if (!rc)
-			rc = dh_http_run(s->http, rs, k);
-		for (i = 0; i < made; i++) {
-			found[base + i] = ok_status(qs[i].r.status);
-			if (!rc && !found[base + i] && qs[i].r.status != 404)
-				rc = s3_fail(s, &qs[i], "look up", keys[base + i]);
-			req_release(&qs[i]);
-		}
-	}
-out:
-	free(qs);
-	free(rs);
-	return rc;
+	return dh_http_rounds(m.s->http, n, PUT_ROUND, sizeof(struct s3_req), offsetof(struct s3_req, r), many_make,
+			      has_done, &m);
 }
 
 static int s3_del_cond(struct s3_store *s, const char *key, const char *etag)
