@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
+#include "util/runs.h"
 
 #define RUN_BUF (256u << 10)
 #define SIGN (UINT64_C(1) << 63)
@@ -331,36 +332,6 @@ static void account(struct dsort *s)
 	s->bytes = b;
 }
 
-static int run_open(struct dsort *s, FILE **out)
-{
-	const char *dir = s->pool->tmpdir;
-	char *path = NULL;
-	int fd, rc = 0;
-
-	*out = NULL;
-	if (!dir || !*dir)
-		dir = getenv("TMPDIR");
-	if (!dir || !*dir)
-		dir = "/tmp";
-	if (asprintf(&path, "%s/dh-load-XXXXXX", dir) < 0)
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	fd = mkstemp(path);
-	if (fd < 0) {
-		rc = dh_error_set(DH_EIO, "cannot create a sort run in '%s': %s", dir, strerror(errno));
-		goto out;
-	}
-	unlink(path);
-	if (!(*out = fdopen(fd, "w+b"))) {
-		close(fd);
-		rc = dh_error_set(DH_EIO, "cannot open a sort run: %s", strerror(errno));
-		goto out;
-	}
-	setvbuf(*out, NULL, _IOFBF, RUN_BUF);
-out:
-	free(path);
-	return rc;
-}
-
 /* Run records: [u32 length of the rest][e i64][tx i64][a u32][added u8][v as CBOR]. */
 static int run_write(struct dsort *s, FILE *f, const struct dh_datom *d)
 {
@@ -412,7 +383,7 @@ static int spill(struct dsort *s)
 		uint32_t *perm = NULL;
 		size_t i;
 
-		if ((rc = chunk_sort(s, &s->ord[o], &perm)) || (rc = run_open(s, &r->f)))
+		if ((rc = chunk_sort(s, &s->ord[o], &perm)) || (rc = dh_run_open(&r->f, s->pool->tmpdir, "dh-load", RUN_BUF)))
 			goto fail;
 		for (i = 0; i < s->n && !rc; i++)
 			rc = run_write(s, r->f, s->p[perm ? perm[i] : i]);
@@ -521,19 +492,8 @@ static int run_next(struct drun *r)
 	}
 	if (len < 21)
 		return dh_error_set(DH_EIO, "sort run damaged");
-	if (r->cap < len) {
-		size_t cap = r->cap ? r->cap : 4096;
-		unsigned char *nb;
-
-		while (cap < len)
-			cap *= 2;
-		if (!(nb = realloc(r->buf, cap)))
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		r->buf = nb;
-		r->cap = cap;
-	}
-	if (fread_unlocked(r->buf, 1, len, r->f) != len)
-		return dh_error_set(DH_EIO, "sort run truncated");
+	if ((rc = dh_run_read(r->f, &r->buf, &r->cap, len)))
+		return rc;
 	memcpy(&r->d.e, r->buf, 8);
 	memcpy(&r->d.tx, r->buf + 8, 8);
 	memcpy(&r->d.a, r->buf + 16, 4);
@@ -544,30 +504,13 @@ static int run_next(struct drun *r)
 	return 1;
 }
 
-static int heap_less(struct dsort *s, size_t a, size_t b)
+static int heap_less(size_t a, size_t b, void *ctx)
 {
+	struct dsort *s = ctx;
 	struct drun *rs = s->runs[s->cur_ord];
 	int c = dh_tree_cmp(&s->tc, &rs[a].d, &rs[b].d);
 
 	return c < 0 || (c == 0 && a < b);
-}
-
-static void sift_down(struct dsort *s, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i, t;
-
-		if (l < s->nheap && heap_less(s, s->heap[l], s->heap[m]))
-			m = l;
-		if (l + 1 < s->nheap && heap_less(s, s->heap[l + 1], s->heap[m]))
-			m = l + 1;
-		if (m == i)
-			return;
-		t = s->heap[i];
-		s->heap[i] = s->heap[m];
-		s->heap[m] = t;
-		i = m;
-	}
 }
 
 int dsort_iter(struct dsort *s, int o)
@@ -613,8 +556,7 @@ int dsort_iter(struct dsort *s, int o)
 		if (rc)
 			s->heap[s->nheap++] = i;
 	}
-	for (i = s->nheap / 2; i-- > 0;)
-		sift_down(s, i);
+	dh_heap_make(s->heap, s->nheap, heap_less, s);
 	s->merging = 1;
 	return 0;
 }
@@ -631,13 +573,9 @@ int dsort_next(struct dsort *s, const struct dh_datom **out)
 		return 1;
 	}
 	if (s->last >= 0) {
-		rc = run_next(&s->runs[s->cur_ord][s->last]);
-		if (rc < 0)
+		if ((rc = run_next(&s->runs[s->cur_ord][s->last])) < 0)
 			return rc;
-		if (!rc)
-			s->heap[0] = s->heap[--s->nheap];
-		if (s->nheap)
-			sift_down(s, 0);
+		dh_heap_next(s->heap, &s->nheap, rc, heap_less, s);
 		s->last = -1;
 	}
 	if (!s->nheap)

@@ -21,6 +21,7 @@
 #include "dh-dump.h"
 #include "io.h"
 #include "util/mem.h"
+#include "util/runs.h"
 
 #define RUN_BUF (256u << 10)
 
@@ -232,30 +233,17 @@ int sorter_new(struct sorter **out, size_t mem, const char *tmpdir)
 
 static int spill(struct sorter *s)
 {
-	char *path = NULL;
 	struct run *r;
 	FILE *f = NULL;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (!s->n)
 		return 0;
 	qsort_r(s->ents, s->n, sizeof(*s->ents), ent_cmp, s);
 	if ((rc = dh_grow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof(*s->runs), 8)))
 		return rc;
-	if (asprintf(&path, "%s/dh-sort-XXXXXX", s->tmpdir) < 0)
-		return dh_error_set(DH_ENOMEM, "out of memory");
-	fd = mkstemp(path);
-	if (fd < 0) {
-		rc = dh_error_set(DH_EIO, "cannot create a sort run in '%s': %s", s->tmpdir, strerror(errno));
-		goto out;
-	}
-	unlink(path);
-	if (!(f = fdopen(fd, "w+b"))) {
-		close(fd);
-		rc = dh_error_set(DH_EIO, "cannot open a sort run: %s", strerror(errno));
-		goto out;
-	}
-	setvbuf(f, NULL, _IOFBF, RUN_BUF);
+	if ((rc = dh_run_open(&f, s->tmpdir, "dh-sort", RUN_BUF)))
+		return rc;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry *e = &s->ents[i];
 
@@ -280,7 +268,6 @@ static int spill(struct sorter *s)
 out:
 	if (f)
 		fclose(f);
-	free(path);
 	return rc;
 }
 
@@ -345,46 +332,17 @@ static int run_next(struct sorter *s, struct run *r)
 	}
 	if (fread_unlocked(&r->cur.k2, 4, 1, r->f) != 1 || fread_unlocked(&r->len, 4, 1, r->f) != 1)
 		return dh_error_set(DH_EIO, "sort run in '%s' is truncated", s->tmpdir);
-	if (r->cap < r->len) {
-		size_t cap = r->cap ? r->cap : 4096;
-		unsigned char *nb;
-
-		while (cap < r->len)
-			cap *= 2;
-		if (!(nb = realloc(r->buf, cap)))
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		r->buf = nb;
-		r->cap = cap;
-	}
-	if (fread_unlocked(r->buf, 1, r->len, r->f) != r->len)
-		return dh_error_set(DH_EIO, "sort run in '%s' is truncated", s->tmpdir);
-	return 1;
+	int rc = dh_run_read(r->f, &r->buf, &r->cap, r->len);
+	return rc ? rc : 1;
 }
 
-static int heap_less(struct sorter *s, size_t a, size_t b)
+static int heap_less(size_t a, size_t b, void *ctx)
 {
+	struct sorter *s = ctx;
 	struct run *x = &s->runs[a], *y = &s->runs[b];
 	int c = ecmp(s->va, &x->cur, x->buf, x->len, &y->cur, y->buf, y->len);
 
 	return c < 0 || (c == 0 && a < b);
-}
-
-static void sift_down(struct sorter *s, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-
-		if (l < s->nheap && heap_less(s, s->heap[l], s->heap[m]))
-			m = l;
-		if (l + 1 < s->nheap && heap_less(s, s->heap[l + 1], s->heap[m]))
-			m = l + 1;
-		if (m == i)
-			return;
-		size_t t = s->heap[i];
-		s->heap[i] = s->heap[m];
-		s->heap[m] = t;
-		i = m;
-	}
 }
 
 int sorter_done(struct sorter *s)
@@ -418,8 +376,7 @@ int sorter_done(struct sorter *s)
 		if (rc)
 			s->heap[s->nheap++] = i;
 	}
-	for (size_t i = s->nheap / 2; i-- > 0;)
-		sift_down(s, i);
+	dh_heap_make(s->heap, s->nheap, heap_less, s);
 	s->merging = 1;
 	return 0;
 }
@@ -438,14 +395,9 @@ int sorter_next(struct sorter *s, const unsigned char **rec, size_t *len)
 	}
 	if (s->last >= 0) {
 		/* advance the run whose record the caller has finished with */
-		rc = run_next(s, &s->runs[s->last]);
-		if (rc < 0)
+		if ((rc = run_next(s, &s->runs[s->last])) < 0)
 			return rc;
-		if (!rc) {
-			s->heap[0] = s->heap[--s->nheap];
-		}
-		if (s->nheap)
-			sift_down(s, 0);
+		dh_heap_next(s->heap, &s->nheap, rc, heap_less, s);
 		s->last = -1;
 	}
 	if (!s->nheap)
