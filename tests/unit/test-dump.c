@@ -475,6 +475,24 @@ static void test_sorter(void)
 	ok(rc == 0 && n == 50000 && sum_in == sum_out, "sorter: every record out once");
 	ok(sorted, "sorter: in (tx, e) order");
 	sorter_free(s);
+
+	/* a run that cannot be written: an error naming the folder, not a crash */
+	ok(!sorter_new(&s, 4096, "/nonexistent/dh-runs"), "sorter: 4 KiB budget in a missing folder");
+	rc = 0;
+	for (int i = 0; i < 1000 && !rc; i++) {
+		struct dh_record r = { .e = i + 1, .a = dh_text(DH_KEYWORD, "k", 1), .v = dh_long(i), .tx = 536870913,
+				       .added = 1 };
+		struct dh_buf b = DH_BUF_INIT;
+		struct sort_key k;
+
+		dh_record_encode(&b, &r, 0);
+		memset(&k, 0, sizeof(k));
+		record_key(&k, (unsigned char *)b.data, b.len, r.e, r.tx, 1);
+		rc = sorter_add(s, &k, b.data, b.len);
+		dh_buf_release(&b);
+	}
+	ok(rc == DH_EIO && strstr(dh_errmsg(), "/nonexistent/dh-runs"), "sorter: %s", dh_errmsg());
+	sorter_free(s);
 }
 
 static void test_fixture(const char *path)
