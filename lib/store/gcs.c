@@ -305,25 +305,6 @@ static int gs_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 	return run_many(&m, n, get_done);
 }
 
-static int gs_has(struct dh_store *st, const char *key)
-{
-	struct gs_store *s = (struct gs_store *)st;
-	struct gs_req q;
-	char p[300];
-	int rc;
-
-	if ((rc = req_init(&q, s, "GET", opath(s, p, sizeof(p)), key, 1, "fields=name", NULL, 0)))
-		return rc;
-	if (!(rc = dh_http_run1(s->http, &q.r))) {
-		if (ok_status(q.r.status))
-			rc = 1;
-		else if (q.r.status != 404)
-			rc = gs_fail(s, &q, "look up", key);
-	}
-	req_release(&q);
-	return rc;
-}
-
 static int has_done(void *q, size_t i, int rc, void *ctx)
 {
 	struct many *m = ctx;
@@ -342,6 +323,14 @@ static int gs_has_many(struct dh_store *st, const char *const *keys, size_t n, u
 	struct many m = { .s = (struct gs_store *)st, .keys = keys, .query = "fields=name", .found = found };
 
 	return run_many(&m, n, has_done);
+}
+
+static int gs_has(struct dh_store *st, const char *key)
+{
+	unsigned char found = 0;
+	int rc = gs_has_many(st, &key, 1, &found);
+
+	return rc ? rc : found;
 }
 
 static int del_cond(struct gs_store *s, const char *key, const char *if_gen)

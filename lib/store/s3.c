@@ -378,24 +378,6 @@ static int s3_get_many(struct dh_store *st, const char *const *keys, size_t n, d
 			      get_done, &m);
 }
 
-static int s3_has(struct dh_store *st, const char *key)
-{
-	struct s3_store *s = (struct s3_store *)st;
-	struct s3_req q;
-	int rc;
-
-	if ((rc = req_init(&q, s, "HEAD", key, NULL, NULL, 0)))
-		return rc;
-	if (!(rc = dh_http_run1(s->http, &q.r))) {
-		if (ok_status(q.r.status))
-			rc = 1;
-		else if (q.r.status != 404)
-			rc = s3_fail(s, &q, "look up", key);
-	}
-	req_release(&q);
-	return rc;
-}
-
 static int has_done(void *q, size_t i, int rc, void *ctx)
 {
 	struct many *m = ctx;
@@ -415,6 +397,14 @@ static int s3_has_many(struct dh_store *st, const char *const *keys, size_t n, u
 
 	return dh_http_rounds(m.s->http, n, PUT_ROUND, sizeof(struct s3_req), offsetof(struct s3_req, r), many_make,
 			      has_done, &m);
+}
+
+static int s3_has(struct dh_store *st, const char *key)
+{
+	unsigned char found = 0;
+	int rc = s3_has_many(st, &key, 1, &found);
+
+	return rc ? rc : found;
 }
 
 static int s3_del_cond(struct s3_store *s, const char *key, const char *etag)
