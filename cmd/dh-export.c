@@ -46,15 +46,6 @@ static void __attribute__((noreturn)) help(void)
 	exit(tool_finish(EXIT_OK));
 }
 
-static int progress_on;
-
-static void progress(const char *phase, uint64_t done, void *payload)
-{
-	(void)payload;
-	if (progress_on)
-		fprintf(stderr, "\r%s: %s: %llu datoms  ", tool_name, phase, (unsigned long long)done);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -140,8 +131,8 @@ int main(int argc, char **argv)
 		dopts.gzip = dopts.format == DH_DUMP_CHUNKED;
 	if (!dest && isatty(STDOUT_FILENO))
 		tool_usage_error(USAGE, "refusing to write a binary dump to a terminal; give DEST or redirect");
-	progress_on = !tool_quiet && isatty(STDERR_FILENO);
-	eopts.progress = progress;
+	tool_progress_start();
+	eopts.progress = tool_progress;
 
 	if ((rc = dh_config_resolve(&uri, NULL, NULL, argv[0]))) {
 		status = tool_fail(rc, NULL);
@@ -186,13 +177,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = dh_export(db, w, &eopts, &count))) {
-		if (progress_on)
-			fputc('\n', stderr);
+		tool_progress_end();
 		status = tool_fail(rc, "export failed");
 		goto out;
 	}
-	if (progress_on)
-		fputc('\n', stderr);
+	tool_progress_end();
 	if (f) {
 		if (fflush(f) || fsync(fileno(f)) || ferror(f)) {
 			status = tool_fail(dh_error_set(DH_EIO, "cannot write '%s': %s", dest, strerror(errno)), NULL);

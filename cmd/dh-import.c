@@ -48,15 +48,6 @@ static void __attribute__((noreturn)) help(void)
 	exit(tool_finish(EXIT_OK));
 }
 
-static int progress_on;
-
-static void progress(const char *phase, uint64_t done, void *payload)
-{
-	(void)payload;
-	if (progress_on)
-		fprintf(stderr, "\r%s: %s: %llu datoms  ", tool_name, phase, (unsigned long long)done);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -127,8 +118,8 @@ int main(int argc, char **argv)
 	src = argc == 2 ? argv[1] : check && argc == 1 ? argv[0] : NULL;
 	if ((!src || !strcmp(src, "-")) && isatty(STDIN_FILENO))
 		tool_usage_error(USAGE, "no SRC given and stdin is a terminal");
-	progress_on = !tool_quiet && isatty(STDERR_FILENO);
-	iopts.progress = progress;
+	tool_progress_start();
+	iopts.progress = tool_progress;
 	if (iopts.tmpdir)
 		setenv("TMPDIR", iopts.tmpdir, 1);
 
@@ -139,11 +130,9 @@ int main(int argc, char **argv)
 	/* the whole dump is checked before the store is even opened */
 	if (!check)
 		dh_dump_reader_no_digest(r);   /* only --check shows a sequence's digest */
-	if (progress_on)
-		progress("verifying", 0, NULL);
+	tool_progress("verifying", 0, NULL);
 	if ((rc = dh_dump_verify(r, NULL))) {
-		if (progress_on)
-			fputc('\n', stderr);
+		tool_progress_end();
 		status = tool_fail(rc, NULL);
 		goto out;
 	}
@@ -186,8 +175,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = dh_import(st, r, &iopts, &rep);
-	if (progress_on)
-		fputc('\n', stderr);
+	tool_progress_end();
 	if (rc) {
 		status = tool_fail(rc, "import failed");
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh-value.h"
 #include "tool.h"
@@ -149,4 +150,24 @@ int tool_instant(struct dh_buf *b, int64_t ms)
 		b->data[b->len] = '\0';
 	}
 	return rc;
+}
+
+static int progress_on;
+
+void tool_progress_start(void)
+{
+	progress_on = !tool_quiet && isatty(STDERR_FILENO);
+}
+
+void tool_progress(const char *phase, uint64_t done, void *payload)
+{
+	(void)payload;
+	if (progress_on)
+		fprintf(stderr, "\r%s: %s: %llu datoms  ", tool_name, phase, (unsigned long long)done);
+}
+
+void tool_progress_end(void)
+{
+	if (progress_on)
+		fputc('\n', stderr);
 }

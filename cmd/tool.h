@@ -57,6 +57,17 @@ void tool_version(void) __attribute__((noreturn));
 int tool_timepoint(const char *t, int64_t *out, int *is_ms);
 
 /*
+ * Progress of a long job on standard error, one line rewritten in place:
+ * tool_progress_start() turns it on when standard error is a terminal and
+ * -q was not given; tool_progress() (a libdh progress callback) shows the
+ * phase and the datoms done; tool_progress_end() ends the line.  Both do
+ * nothing when progress is off.
+ */
+void tool_progress_start(void);
+void tool_progress(const char *phase, uint64_t done, void *payload);
+void tool_progress_end(void);
+
+/*
  * tool_instant() - append the RFC 3339 UTC text of the instant `ms` (epoch
  * milliseconds), "2026-12-07T22:48:02.123Z", to `b`.  Returns 0, DH_ENOMEM.
  */
