@@ -475,14 +475,18 @@ static int ddb_get(struct dh_store *st, const char *key, struct dh_buf *out)
 }
 
 /*
- * get_many: BatchGetItem of up to 100 distinct keys a request, resending
- * what DynamoDB leaves unprocessed; a key found to be a manifest is read
- * whole with ddb_get().
+ * BatchGetItem of the `n` keys (up to 100 distinct ones a request, with
+ * the key alone projected when `key_only`), resending what DynamoDB leaves
+ * unprocessed after a growing pause; item(i, key, it, first, ctx) is called
+ * for each item returned and each index i of `keys` that names it (`first`
+ * for the first such i).  `what`
+ * ("read", "look up") is for messages.  Returns 0 or the first failure.
  */
-static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+typedef int (*batch_item_fn)(size_t i, const char *key, json_t *it, int first, void *ctx);
+
+static int batch_get(struct ddb_store *s, const char *const *keys, size_t n, int key_only, const char *what,
+		     batch_item_fn item, void *ctx)
 {
-	struct ddb_store *s = (struct ddb_store *)st;
-	struct dh_buf val = DH_BUF_INIT;
 	size_t base, i, j;
 	int rc = 0;
 
@@ -496,7 +500,12 @@ static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, 
 			if (j == i)
 				json_array_append_new(ks, key_attr(keys[base + i]));
 		}
-		req = json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->table, "Keys", ks, "ConsistentRead", 1);
+		if (key_only)
+			req = json_pack("{s:{s:{s:o,s:b,s:s,s:{s:s}}}}", "RequestItems", s->table, "Keys", ks,
+					"ConsistentRead", 1, "ProjectionExpression", "#k", "ExpressionAttributeNames",
+					"#k", "k");
+		else
+			req = json_pack("{s:{s:{s:o,s:b}}}", "RequestItems", s->table, "Keys", ks, "ConsistentRead", 1);
 		for (int round = 0; req && !rc; round++) {
 			struct ddb_req q;
 			json_t *ans = NULL, *it, *un;
@@ -510,22 +519,19 @@ static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, 
 			if ((rc = req_init(&q, s, "BatchGetItem", req)))
 				break;
 			req = NULL;
-			rc = run1(s, &q, "read", keys[base], &ans);
+			rc = run1(s, &q, what, keys[base], &ans);
 			req_release(&q);
 			json_array_foreach(json_object_get(json_object_get(ans, "Responses"), s->table), k, it) {
 				const char *key = json_string_value(json_object_get(json_object_get(it, "k"), "S"));
 
 				if (rc || !key)
 					break;
-				if (json_object_get(it, "g"))
-					rc = ddb_get(st, key, &val);
-				else if (json_object_get(it, "v"))
-					rc = b64_decode(json_object_get(it, "v"), &val, key);
-				else
-					dh_buf_reset(&val);
-				for (i = 0; i < m && !rc; i++)
-					if (!strcmp(keys[base + i], key))
-						rc = cb(base + i, val.data ? val.data : "", val.len, payload);
+				for (i = 0, j = 1; i < m && !rc; i++) {
+					if (strcmp(keys[base + i], key))
+						continue;
+					rc = item(base + i, key, it, j == 1, ctx);
+					j = 0;
+				}
 			}
 			un = json_object_get(json_object_get(ans, "UnprocessedKeys"), s->table);
 			if (!rc && un && json_array_size(json_object_get(un, "Keys")))
@@ -534,65 +540,56 @@ static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, 
 		}
 		json_decref(req);
 	}
-	dh_buf_release(&val);
 	return rc;
 }
 
-/*
- * has_many: BatchGetItem of up to 100 distinct keys a request, projecting
- * the key alone, resending what DynamoDB leaves unprocessed.
- */
-static int ddb_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+struct get_many {
+	struct dh_store *st;
+	struct dh_buf val;
+	dh_get_cb cb;
+	void *payload;
+};
+
+static int got(size_t i, const char *key, json_t *it, int first, void *ctx)
 {
-	struct ddb_store *s = (struct ddb_store *)st;
-	size_t base, i, j;
+	struct get_many *g = ctx;
 	int rc = 0;
 
-	memset(found, 0, n);
-	for (base = 0; base < n && !rc; base += 100) {
-		size_t m = n - base < 100 ? n - base : 100;
-		json_t *ks = json_array(), *req;
-
-		for (i = 0; i < m; i++) {
-			for (j = 0; j < i && strcmp(keys[base + j], keys[base + i]); j++)
-				;
-			if (j == i)
-				json_array_append_new(ks, key_attr(keys[base + i]));
-		}
-		req = json_pack("{s:{s:{s:o,s:b,s:s,s:{s:s}}}}", "RequestItems", s->table, "Keys", ks, "ConsistentRead", 1,
-				"ProjectionExpression", "#k", "ExpressionAttributeNames", "#k", "k");
-		for (int round = 0; req && !rc; round++) {
-			struct ddb_req q;
-			json_t *ans = NULL, *it, *un;
-			size_t k;
-
-			if (round) {
-				struct timespec ts = { 0, (long)(50000000L << (round < 6 ? round : 6)) };
-
-				nanosleep(&ts, NULL);
-			}
-			if ((rc = req_init(&q, s, "BatchGetItem", req)))
-				break;
-			req = NULL;
-			rc = run1(s, &q, "look up", keys[base], &ans);
-			req_release(&q);
-			json_array_foreach(json_object_get(json_object_get(ans, "Responses"), s->table), k, it) {
-				const char *key = json_string_value(json_object_get(json_object_get(it, "k"), "S"));
-
-				if (rc || !key)
-					break;
-				for (i = 0; i < m; i++)
-					if (!strcmp(keys[base + i], key))
-						found[base + i] = 1;
-			}
-			un = json_object_get(json_object_get(ans, "UnprocessedKeys"), s->table);
-			if (!rc && un && json_array_size(json_object_get(un, "Keys")))
-				req = json_pack("{s:{s:O}}", "RequestItems", s->table, un);
-			json_decref(ans);
-		}
-		json_decref(req);
+	if (first) {   /* a key asked for twice is decoded once */
+		if (json_object_get(it, "g"))
+			rc = ddb_get(g->st, key, &g->val);
+		else if (json_object_get(it, "v"))
+			rc = b64_decode(json_object_get(it, "v"), &g->val, key);
+		else
+			dh_buf_reset(&g->val);
 	}
+	return rc ? rc : g->cb(i, g->val.data ? g->val.data : "", g->val.len, g->payload);
+}
+
+/* get_many: a key found to be a manifest is read whole with ddb_get(). */
+static int ddb_get_many(struct dh_store *st, const char *const *keys, size_t n, dh_get_cb cb, void *payload)
+{
+	struct get_many g = { .st = st, .val = DH_BUF_INIT, .cb = cb, .payload = payload };
+	int rc = batch_get((struct ddb_store *)st, keys, n, 0, "read", got, &g);
+
+	dh_buf_release(&g.val);
 	return rc;
+}
+
+static int seen(size_t i, const char *key, json_t *it, int first, void *ctx)
+{
+	(void)key;
+	(void)it;
+	(void)first;
+	((unsigned char *)ctx)[i] = 1;
+	return 0;
+}
+
+/* has_many: the key alone projected. */
+static int ddb_has_many(struct dh_store *st, const char *const *keys, size_t n, unsigned char *found)
+{
+	memset(found, 0, n);
+	return batch_get((struct ddb_store *)st, keys, n, 1, "look up", seen, found);
 }
 
 static int ddb_has(struct dh_store *st, const char *key)
