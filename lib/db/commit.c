@@ -823,7 +823,7 @@ int absorb(struct commit *c, const struct schema *s, struct dh_store *st, const 
 {
 	struct dh_tree_edit *e = NULL;
 	struct scratch w;
-	struct sortctx sc;
+	struct sortctx sc = { 0 };
 	size_t i, m, cap;
 	int t, rc = 0;
 
