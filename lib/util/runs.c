@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dh.h"
+#include "util/mem.h"
 #include "util/runs.h"
 
 int dh_run_open(FILE **out, const char *tmpdir, const char *prefix, size_t bufsize)
@@ -41,17 +42,10 @@ out:
 
 int dh_run_read(FILE *f, unsigned char **buf, size_t *cap, size_t len)
 {
-	if (*cap < len) {
-		size_t c = *cap ? *cap : 4096;
-		unsigned char *nb;
+	int rc = dh_grow((void **)buf, cap, len, 1, 4096);
 
-		while (c < len)
-			c *= 2;
-		if (!(nb = realloc(*buf, c)))
-			return dh_error_set(DH_ENOMEM, "out of memory");
-		*buf = nb;
-		*cap = c;
-	}
+	if (rc)
+		return rc;
 	if (fread_unlocked(*buf, 1, len, f) == len)
 		return 0;
 	if (ferror(f))
