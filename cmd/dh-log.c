@@ -64,21 +64,8 @@ static int text_line(struct out *w, const struct dh_log_entry *e)
 	return rc;
 }
 
-static struct dh_val kw(const char *name)
-{
-	struct dh_val v = { .type = DH_KEYWORD, .len = (uint32_t)strlen(name) };
-
-	v.u.s = name;
-	return v;
-}
-
-static struct dh_val str(const char *s, size_t len)
-{
-	struct dh_val v = { .type = DH_STRING, .len = (uint32_t)len };
-
-	v.u.s = s;
-	return v;
-}
+/* a keyword of a literal name */
+#define KW(name) dh_text(DH_KEYWORD, name, sizeof(name) - 1)
 
 static int on_commit(const struct dh_log_entry *e, void *payload)
 {
@@ -94,31 +81,31 @@ static int on_commit(const struct dh_log_entry *e, void *payload)
 		rc = text_line(w, e);
 	} else {
 		for (i = 0; i < e->info->nparents; i++)
-			parents[i] = str(e->info->parents[i], DH_HASH_HEX);
-		items[0] = kw("commit");
-		items[1] = str(e->commit, DH_HASH_HEX);
-		items[2] = kw("tx");
+			parents[i] = dh_text(DH_STRING, e->info->parents[i], DH_HASH_HEX);
+		items[0] = KW("commit");
+		items[1] = dh_text(DH_STRING, e->commit, DH_HASH_HEX);
+		items[2] = KW("tx");
 		items[3] = dh_long(e->info->max_tx);
-		items[4] = kw("instant");
+		items[4] = KW("instant");
 		/* a commit holding no transaction (the one dh-create writes) has no instant */
-		items[5] = e->info->max_tx > DH_TX0 ? dh_inst(e->info->instant_ms) : (struct dh_val){ .type = DH_NIL };
-		items[6] = kw("datoms");
+		items[5] = e->info->max_tx > DH_TX0 ? dh_inst(e->info->instant_ms) : dh_nil();
+		items[6] = KW("datoms");
 		items[7] = dh_long((int64_t)e->info->ndatoms);
-		items[8] = kw("delta");
-		items[9] = e->has_delta ? dh_long(e->delta) : (struct dh_val){ .type = DH_NIL };
-		items[10] = kw("parents");
+		items[8] = KW("delta");
+		items[9] = e->has_delta ? dh_long(e->delta) : dh_nil();
+		items[10] = KW("parents");
 		items[11] = (struct dh_val){ .type = DH_VECTOR, .len = (uint32_t)e->info->nparents };
 		items[11].u.items = parents;
 		if (flat) {
 			/* one field each: the instant as its text, the parents joined by commas */
 			if (e->info->max_tx > DH_TX0 && (rc = tool_instant(&when, e->info->instant_ms)))
 				goto out;
-			items[5] = str(when.data ? when.data : "", when.len);
+			items[5] = dh_text(DH_STRING, when.data ? when.data : "", (uint32_t)when.len);
 			for (i = 0; i < e->info->nparents && !rc; i++)
 				rc = dh_buf_addf(&plist, "%s%s", i ? "," : "", e->info->parents[i]);
 			if (rc)
 				goto out;
-			items[11] = str(plist.data ? plist.data : "", plist.len);
+			items[11] = dh_text(DH_STRING, plist.data ? plist.data : "", (uint32_t)plist.len);
 		}
 		row = (struct dh_val){ .type = DH_MAP, .len = 12 };
 		row.u.items = items;
