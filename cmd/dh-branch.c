@@ -95,7 +95,7 @@ static int resolve(struct dh_store *st, const char *start, char out[DH_HASH_HEX 
 	struct dh_commit_info ci;
 	int rc;
 
-	if (strlen(start) == DH_HASH_HEX && strspn(start, "0123456789abcdef") == DH_HASH_HEX) {
+	if (dh_is_node_name(start)) {
 		memcpy(out, start, DH_HASH_HEX + 1);
 	} else if ((rc = dh_branch_check(start))) {
 		return dh_error_set(DH_EUSAGE, "'%s' is neither a commit (64 hex digits) nor a branch name", start);

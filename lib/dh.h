@@ -125,6 +125,8 @@ void dh_sha256(unsigned char out[DH_HASH_LEN], const void *data, size_t len);
 void dh_hex(char *out, const unsigned char *bin, size_t len);
 /* Parse exactly 2*len hex digits.  Returns 0 or DH_EINVAL. */
 int dh_unhex(unsigned char *out, const char *hex, size_t len);
+/* 1 when `s` is a node name: DH_HASH_HEX lowercase hex digits and its end. */
+int dh_is_node_name(const char *s);
 
 /* ---- store URIs -------------------------------------------------------- */
 

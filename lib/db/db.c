@@ -122,7 +122,7 @@ static int read_head(struct dh_store *st, const char *branch, char hex[DH_HASH_H
 	/* as dh_head_get() reads a head: 64 hex digits, a line end allowed */
 	while (o.head.len && (o.head.data[o.head.len - 1] == '\n' || o.head.data[o.head.len - 1] == '\r'))
 		o.head.data[--o.head.len] = '\0';
-	if (o.head.len != DH_HASH_HEX || strspn(o.head.data, "0123456789abcdef") != DH_HASH_HEX)
+	if (o.head.len != DH_HASH_HEX || !dh_is_node_name(o.head.data))
 		rc = dh_error_set(DH_ECORRUPT, "'%s' in store '%s' does not hold a node name", key, dh_store_uri(st));
 	else
 		memcpy(hex, o.head.data, DH_HASH_HEX + 1);

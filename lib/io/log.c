@@ -106,7 +106,7 @@ int dh_log(struct dh_store *st, const char *branch, const char *commit, dh_log_c
 	nodeset_init(&seen);
 	nodeset_init(&cut);
 	if (commit) {
-		if (strlen(commit) != DH_HASH_HEX || strspn(commit, "0123456789abcdef") != DH_HASH_HEX)
+		if (!dh_is_node_name(commit))
 			return dh_error_set(DH_EUSAGE, "'%s' is not a commit name (64 hex digits)", commit);
 		memcpy(head, commit, sizeof(head));
 	} else if ((rc = dh_head_get(st, branch ? branch : "db", head))) {

@@ -483,16 +483,6 @@ static int head_key(char *key, size_t size, const char *branch)
 	return rc;
 }
 
-static int is_hash(const char *s)
-{
-	int i;
-
-	for (i = 0; i < DH_HASH_HEX; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[DH_HASH_HEX] == '\0';
-}
-
 int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 1])
 {
 	char key[DH_BRANCH_MAX + 8];
@@ -506,7 +496,7 @@ int dh_head_get(struct dh_store *st, const char *branch, char out[DH_HASH_HEX + 
 	if (!rc) {
 		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 			b.data[--b.len] = '\0';
-		if (b.len != DH_HASH_HEX || !is_hash(b.data))
+		if (b.len != DH_HASH_HEX || !dh_is_node_name(b.data))
 			rc = dh_error_set(DH_ECORRUPT, "'%s' in store '%s' does not hold a node name", key, st->uri->text);
 		else
 			memcpy(out, b.data, DH_HASH_HEX + 1);
@@ -522,7 +512,7 @@ int dh_head_cas(struct dh_store *st, const char *branch, const char *old, const 
 
 	if (rc)
 		return rc;
-	if ((old && !is_hash(old)) || (new && !is_hash(new)))
+	if ((old && !dh_is_node_name(old)) || (new && !dh_is_node_name(new)))
 		return dh_error_set(DH_EUSAGE, "head value is not a node name");
 	if (st->flags & DH_STORE_RDONLY)
 		return rdonly(st, "move a head");

@@ -58,3 +58,13 @@ int dh_unhex(unsigned char *out, const char *hex, size_t len)
 	}
 	return 0;
 }
+
+int dh_is_node_name(const char *s)
+{
+	int i;
+
+	for (i = 0; i < DH_HASH_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[DH_HASH_HEX] == '\0';
+}
