@@ -140,16 +140,9 @@ int tool_timepoint(const char *t, int64_t *out, int *is_ms)
 
 int tool_instant(struct dh_buf *b, int64_t ms)
 {
-	struct dh_val v = dh_inst(ms);
-	size_t at = b->len;
-	int rc = dh_json_print(b, &v);   /* the same text, quoted */
+	char t[64];
 
-	if (!rc && b->len >= at + 2 && b->data[at] == '"') {
-		memmove(b->data + at, b->data + at + 1, b->len - at - 2);
-		b->len -= 2;
-		b->data[b->len] = '\0';
-	}
-	return rc;
+	return dh_buf_add(b, t, (size_t)dh_inst_text(t, ms));
 }
 
 static int progress_on;

@@ -106,6 +106,13 @@ static inline struct dh_val dh_text(enum dh_type t, const char *s, uint32_t len)
 	return v;
 }
 
+/*
+ * dh_inst_text() - the RFC 3339 text of instant `ms` (epoch milliseconds)
+ * in UTC with milliseconds, "2026-12-07T22:48:02.123Z", as JSON output
+ * writes instants, into out (64 bytes).  Returns its length.
+ */
+int dh_inst_text(char out[64], int64_t ms);
+
 /* Text values copied into `a`.  Return 0 or DH_ENOMEM. */
 int dh_val_text(struct dh_val *out, struct dh_arena *a, enum dh_type t, const char *s, size_t len);
 /* Deep copy of `v` into `a` (so it outlives the arena it came from). */

@@ -398,7 +398,7 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 	case DH_SYMBOL:
 		return put_str_value(out, v->u.s, v->len);
 	case DH_INST:
-		return put_string(out, t, (size_t)dhv_inst_fmt(t, v->u.i, 1, "Z"), NULL);
+		return put_string(out, t, (size_t)dh_inst_text(t, v->u.i), NULL);
 	case DH_UUID:
 		dhv_uuid_fmt(t, v->u.uuid);
 		return put_string(out, t, 36, NULL);
@@ -435,6 +435,11 @@ static int print(struct dh_buf *out, const struct dh_val *v)
 		return print(out, &v->u.items[1]);
 	}
 	return dh_error_set(DH_EINVAL, "cannot print a value of unknown type %d", v->type);
+}
+
+int dh_inst_text(char out[64], int64_t ms)
+{
+	return dhv_inst_fmt(out, ms, 1, "Z");
 }
 
 int dh_json_print(struct dh_buf *out, const struct dh_val *v)
